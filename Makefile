@@ -1,0 +1,40 @@
+# One entry point for set-up: `make serve` and `make test` create the venv, install
+# everything and build the ONNX models before they do anything else.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MODELS := models/pose_detection.onnx models/pose_landmark_full.onnx
+
+.PHONY: setup serve test lint bench clean
+
+setup: $(STAMP) $(MODELS)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kneecave needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(MODELS) &: $(STAMP) models/build.py models/manifest.json
+	$(BIN)/python models/build.py
+	touch $(MODELS)
+
+serve: setup
+	$(BIN)/kneecave serve
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service
+
+bench: setup
+	$(BIN)/python benchmarks/scoring.py
+	$(BIN)/python benchmarks/pose.py
+
+clean:
+	rm -rf $(VENV) models/build $(MODELS)

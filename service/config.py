@@ -1,0 +1,65 @@
+"""Settings from the environment (prefix KNEECAVE_), one object for the whole process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KNEECAVE_", extra="ignore")
+
+    # Where the SQLite job db and the local blob dir live.
+    data_dir: Path = Path(".kneecave")
+    # "sqlite" (embedded, default) or a redis:// URL shared by API and workers.
+    queue: str = "sqlite"
+
+    # Inference
+    models_dir: Path = REPO_MODELS_DIR
+    device: Literal["cpu", "cuda"] = "cpu"
+    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all cores")
+    landmark_model: Literal["full"] = "full"
+    batch_size: int = Field(8, ge=1, le=256, description="frames per landmark-model batch")
+
+    # Input limits
+    max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
+    max_duration_s: float = Field(300.0, gt=0)
+    max_pixels: int = Field(3840 * 2160, ge=1)
+
+    # Server and workers
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=0, description="embedded workers started by `kneecave serve`")
+    lease_s: float = Field(60.0, gt=0)
+    heartbeat_s: float = Field(10.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    result_retention_s: float = Field(7 * 24 * 3600.0, gt=0)
+    sweep_interval_s: float = Field(60.0, gt=0)
+
+    # Tenancy and limits
+    rate_limit_per_minute: int = Field(120, ge=1)
+    max_active_jobs_per_tenant: int = Field(8, ge=1)
+
+    # Webhooks
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 5
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "kneecave.db"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,64 @@
+"""Typed errors with stable codes.
+
+Every failure a client can see carries a ``code`` that never changes once
+published (docs/api.md lists them), an HTTP status for the synchronous paths,
+and a human message. A job that fails records the same code and message.
+"""
+
+from __future__ import annotations
+
+
+class KneecaveError(Exception):
+    """Base for all errors that map to a stable client-facing code."""
+
+    code: str = "internal_error"
+    status: int = 500
+    title: str = "Internal error"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class VideoError(KneecaveError):
+    """The input could not be used as a video (unreadable, truncated, not a video)."""
+
+    code = "video_unreadable"
+    status = 422
+    title = "Video cannot be read"
+
+
+class VideoTooLong(VideoError):
+    code = "too_long"
+    status = 422
+    title = "Video too long"
+
+
+class VideoTooLarge(VideoError):
+    code = "too_large"
+    status = 413
+    title = "Video too large"
+
+
+class NoPersonError(KneecaveError):
+    code = "no_person"
+    status = 422
+    title = "No person found"
+
+
+class KeypointsError(KneecaveError):
+    """Keypoints that break the (T, 33, 5) contract."""
+
+    code = "keypoints_invalid"
+    status = 422
+    title = "Invalid keypoints"
+
+
+class ModelError(KneecaveError):
+    """A model file is missing, corrupt or cannot run on the requested device."""
+
+    code = "model_unavailable"
+    status = 503
+    title = "Model unavailable"

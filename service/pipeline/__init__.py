@@ -1,0 +1,1 @@
+"""Video → keypoints → scores. Pure computation: no HTTP, no queue."""
