@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 5
 
+    # Service internals (jobs, queue, API)
+    redis_prefix: str = Field("kneecave:", description="key prefix for everything kept in Redis")
+    poll_s: float = Field(1.0, gt=0, description="how long a worker waits for work per claim")
+    progress_interval_s: float = Field(0.5, gt=0, description="how often progress is written")
+    shutdown_grace_s: float = Field(30.0, ge=0, description="SIGTERM: time to finish a job")
+    retry_after_s: int = Field(2, ge=1, description="Retry-After on 202 (poll interval hint)")
+    webhook_backoff_s: float = Field(1.0, ge=0)
+    orphan_blob_s: float = Field(3600.0, gt=0, description="age after which a jobless blob goes")
+    log_level: str = "INFO"
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "kneecave.db"

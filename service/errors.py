@@ -62,3 +62,70 @@ class ModelError(KneecaveError):
     code = "model_unavailable"
     status = 503
     title = "Model unavailable"
+
+
+class WebhookURLError(KneecaveError):
+    """A webhook target that is malformed or points at a private/internal address (SSRF guard)."""
+
+    code = "webhook_url_refused"
+    status = 422
+    title = "Webhook URL refused"
+
+
+# --- service (API, jobs, tenants) ----------------------------------------------------
+
+
+class Canceled(KneecaveError):
+    """The work was stopped on request (client cancel, lost lease or worker shutdown)."""
+
+    code = "canceled"
+    status = 409
+    title = "Canceled"
+
+
+class NotFound(KneecaveError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class Unauthorized(KneecaveError):
+    code = "unauthorized"
+    status = 401
+    title = "Missing or invalid API key"
+
+
+class IdempotencyConflict(KneecaveError):
+    code = "idempotency_conflict"
+    status = 409
+    title = "Idempotency-Key reused with a different request"
+
+
+class UnsupportedMedia(KneecaveError):
+    code = "unsupported_media_type"
+    status = 415
+    title = "Not a supported video format"
+
+
+class InvalidRequest(KneecaveError):
+    code = "invalid_request"
+    status = 422
+    title = "Invalid request"
+
+
+class RateLimited(KneecaveError):
+    """Too many requests (or too many active jobs); ``retry_after_s`` feeds Retry-After."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(KneecaveError):
+    code = "unavailable"
+    status = 503
+    title = "Service unavailable"

@@ -1,0 +1,293 @@
+"""Scorer speed: one hour of 30 fps keypoints, vectorised vs a per-frame Python loop.
+
+    .venv/bin/python benchmarks/scoring.py [--minutes 60] [--clip front_valgus_then_correct]
+
+Builds an hour (108,000 frames) by tiling a real MediaPipe reference clip,
+scores it with ``score_keypoints`` (the product path: clean-up, view, reps,
+knee, ankle, summary, pydantic result), then computes the same per-frame
+measures with a straightforward loop over frames (the way a per-frame
+pose-to-angle script does it) followed by the same per-rep code. Prints both
+times and the ratio, and checks that both paths agree. Not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.scoring import score_keypoints
+from service.pipeline.scoring.body import SCALE_WINDOW_S, body_geometry
+from service.pipeline.scoring.cleanup import (
+    JITTER_SIGMA_S,
+    MAX_GAP_S,
+    MIN_VISIBILITY,
+    USED,
+    clean,
+)
+from service.pipeline.scoring.frames import MIN_HALF_BASE, frontal_frames
+from service.pipeline.scoring.reps import SIGNAL_SIGMA_S, height_signal
+from service.pipeline.scoring.view import frame_yaw
+from tests.clips import reference_path
+
+P = tuple[float, float]
+PER_SIDE = (
+    "knee_toe_ratio",
+    "knee_ankle_ratio",
+    "knee_lat",
+    "fppa_deg",
+    "shank_tilt_deg",
+    "ankle_vs_foot",
+    "toe_out",
+    "heel_rise",
+)
+FRONTAL_NAMES = (
+    *(f"{m}_left" for m in PER_SIDE),
+    *(f"{m}_right" for m in PER_SIDE),
+    "kasr",
+    "ktsr",
+)
+
+
+def tile(kp: Keypoints, frames: int) -> Keypoints:
+    reps = math.ceil(frames / kp.frames)
+    lm = np.tile(kp.landmarks, (reps, 1, 1))[:frames]
+    world = np.tile(kp.world, (reps, 1, 1))[:frames]
+    return Keypoints.build(lm, fps=kp.fps, width=kp.width, height=kp.height, world=world)
+
+
+# ---------------------------------------------------------------- per-frame baseline
+
+
+def _gauss_weights(sigma: float) -> list[float]:
+    r = int(3 * sigma + 0.5)
+    return [math.exp(-0.5 * (k / sigma) ** 2) for k in range(-r, r + 1)]
+
+
+def _smooth_loop(series: list[float | None], sigma: float) -> list[float | None]:
+    w = _gauss_weights(sigma)
+    r = len(w) // 2
+    n = len(series)
+    out: list[float | None] = [None] * n
+    for t in range(n):
+        if series[t] is None:
+            continue
+        num = den = 0.0
+        for k in range(-r, r + 1):
+            j = t + k
+            if 0 <= j < n:
+                v = series[j]
+                if v is not None:
+                    num += w[k + r] * v
+                    den += w[k + r]
+        out[t] = num / den
+    return out
+
+
+def _fill_loop(series: list[float | None], max_gap: int) -> list[float | None]:
+    out = list(series)
+    n = len(series)
+    t = 0
+    while t < n:
+        if series[t] is None:
+            s = t
+            while t < n and series[t] is None:
+                t += 1
+            if s > 0 and t < n and t - s <= max_gap:
+                a, b = series[s - 1], series[t]
+                assert a is not None
+                assert b is not None
+                for k in range(s, t):
+                    out[k] = a + (b - a) * (k - s + 1) / (t - s + 1)
+        t += 1
+    return out
+
+
+def _nan(v: float) -> bool:
+    return math.isnan(v)
+
+
+def _clean_series(kp: Keypoints, j: int, col: int, scale: float = 1.0) -> list[float | None]:
+    """One coordinate of one landmark: mask, fill short gaps, smooth (frame by frame)."""
+    out: list[float | None] = []
+    for t in range(kp.frames):
+        x, y, v = (float(kp.landmarks[t, j, k]) for k in (0, 1, 3))
+        ok = not (_nan(x) or _nan(y)) and not (not _nan(v) and v < MIN_VISIBILITY)
+        out.append(float(kp.landmarks[t, j, col]) * scale if ok else None)
+    gap = round(MAX_GAP_S * kp.fps)
+    return _smooth_loop(_fill_loop(out, gap), JITTER_SIGMA_S * kp.fps)
+
+
+def _yaw_pair(dx: float, dz: float) -> float:
+    return math.degrees(math.atan2(abs(dz), abs(dx)))
+
+
+def _frontal_side(
+    hip: P, knee: P, ank: P, heel: P, toe: P, *, e: P, mid_toe: P, mid_ank: P, leg: float
+) -> list[float]:
+    def dot(a: P, b: P) -> float:
+        return a[0] * b[0] + a[1] * b[1]
+
+    def sub(a: P, b: P) -> P:
+        return (a[0] - b[0], a[1] - b[1])
+
+    nan = float("nan")
+    toe_half = dot(sub(toe, mid_toe), e)
+    ank_half = dot(sub(ank, mid_ank), e)
+    ratio = dot(sub(knee, mid_toe), e) / toe_half if toe_half / leg >= MIN_HALF_BASE else nan
+    aratio = dot(sub(knee, mid_ank), e) / ank_half if ank_half / leg >= MIN_HALF_BASE else nan
+    thigh, shank = sub(knee, hip), sub(ank, knee)
+    cross = thigh[0] * shank[1] - thigh[1] * shank[0]
+    ang = math.degrees(math.atan2(abs(cross), dot(thigh, shank)))
+    line = sub(ank, hip)
+    s = dot(sub(knee, hip), line) / dot(line, line)
+    off = sub(knee, (hip[0] + s * line[0], hip[1] + s * line[1]))
+    o = dot(off, e)
+    fppa = ang * (-1.0 if o > 0 else 1.0)
+    sh = sub(knee, ank)
+    tilt = math.degrees(math.atan2(-dot(sh, e), -sh[1]))
+    foot_mid = ((heel[0] + toe[0]) / 2, (heel[1] + toe[1]) / 2)
+    return [
+        ratio,
+        aratio,
+        dot(sub(knee, mid_toe), e) / leg,
+        fppa,
+        tilt,
+        dot(sub(ank, foot_mid), e) / leg,
+        dot(sub(toe, heel), e) / leg,
+        (toe[1] - heel[1]) / leg,
+    ]
+
+
+def loop_measures(kp: Keypoints) -> dict[str, list[float]]:
+    """Every per-frame measure the scorer uses, computed frame by frame in plain Python."""
+    fps, n = kp.fps, kp.frames
+    xs = {j: _clean_series(kp, j, 0) for j in USED}
+    ys = {j: _clean_series(kp, j, 1) for j in USED}
+    zs = {j: _clean_series(kp, j, 2, float(kp.width)) for j in (11, 12, 23, 24)}
+
+    def p(j: int, t: int) -> P | None:
+        x, y = xs[j][t], ys[j][t]
+        return None if x is None or y is None else (x, y)
+
+    leg_raw: list[float] = []
+    for t in range(n):
+        best = float("nan")
+        for h, k, a in ((23, 25, 27), (24, 26, 28)):
+            ph, pk, pa = p(h, t), p(k, t), p(a, t)
+            if ph and pk and pa:
+                v = math.dist(ph, pk) + math.dist(pk, pa)
+                best = v if _nan(best) else max(best, v)
+        leg_raw.append(best)
+    win = max(round(SCALE_WINDOW_S * fps), 1)
+    leg: list[float] = []
+    for t in range(n):
+        lo, hi = max(0, t - win // 2), min(n, t + (win - 1) // 2 + 1)
+        vals = [v for v in leg_raw[lo:hi] if not _nan(v)]
+        leg.append(max(vals) if vals else float("nan"))
+
+    out: dict[str, list[float]] = {k: [] for k in ("height", "yaw", *FRONTAL_NAMES)}
+    height: list[float | None] = []
+    for t in range(n):
+        pts = [p(j, t) for j in USED]
+        if any(q is None for q in pts) or _nan(leg[t]):
+            height.append(None)
+            out["yaw"].append(float("nan"))
+            for name in FRONTAL_NAMES:
+                out[name].append(float("nan"))
+            continue
+        ls, rs, lh, rh, lk, rk, la, ra, lhe, rhe, lt, rt = (q for q in pts if q is not None)
+        lg = leg[t]
+        height.append(((la[1] + ra[1]) / 2 - (lh[1] + rh[1]) / 2) / lg)
+        yaws = []
+        for (a, b, breadth), (ja, jb) in zip(
+            ((ls, rs, 0.45), (lh, rh, 0.30)), ((11, 12), (23, 24)), strict=True
+        ):
+            w = abs(a[0] - b[0]) / lg
+            yaws.append(math.degrees(math.acos(min(1.0, w / breadth))))
+            za, zb = zs[ja][t], zs[jb][t]
+            if za is not None and zb is not None:
+                yaws.append(_yaw_pair(a[0] - b[0], za - zb))
+            wa, wb = kp.world[t, ja], kp.world[t, jb]
+            if not (_nan(float(wa[0])) or _nan(float(wb[0]))):
+                yaws.append(_yaw_pair(float(wa[0] - wb[0]), float(wa[2] - wb[2])))
+        out["yaw"].append(statistics.median(yaws))
+        ux, uy = lh[0] - rh[0], lh[1] - rh[1]
+        norm = math.hypot(ux, uy)
+        u = (ux / norm, uy / norm)
+        mid_toe = ((lt[0] + rt[0]) / 2, (lt[1] + rt[1]) / 2)
+        mid_ank = ((la[0] + ra[0]) / 2, (la[1] + ra[1]) / 2)
+        left = _frontal_side(lh, lk, la, lhe, lt, e=u, mid_toe=mid_toe, mid_ank=mid_ank, leg=lg)
+        right = _frontal_side(
+            rh, rk, ra, rhe, rt, e=(-u[0], -u[1]), mid_toe=mid_toe, mid_ank=mid_ank, leg=lg
+        )
+        for k, name in enumerate(FRONTAL_NAMES[:8]):
+            out[name].append(left[k])
+        for k, name in enumerate(FRONTAL_NAMES[8:16]):
+            out[name].append(right[k])
+        ksep = (lk[0] - rk[0]) * u[0] + (lk[1] - rk[1]) * u[1]
+        out["kasr"].append(ksep / ((la[0] - ra[0]) * u[0] + (la[1] - ra[1]) * u[1]))
+        out["ktsr"].append(ksep / ((lt[0] - rt[0]) * u[0] + (lt[1] - rt[1]) * u[1]))
+    sig = _smooth_loop(height, SIGNAL_SIGMA_S * fps)
+    out["height"] = [float("nan") if v is None else v for v in sig]
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60.0)
+    ap.add_argument("--clip", default="front_valgus_then_correct")
+    ap.add_argument("--repeat", type=int, default=3, help="vectorised runs (best is reported)")
+    args = ap.parse_args()
+    src = Keypoints.load(reference_path(args.clip))
+    kp = tile(src, round(args.minutes * 60 * src.fps))
+    minutes = kp.frames / kp.fps / 60
+    print(f"input: {args.clip} tiled to {kp.frames:,} frames ({minutes:.1f} min, {kp.fps:g} fps)")
+
+    score_keypoints(tile(src, 2000))  # warm-up: imports and first-call costs
+    best, res = math.inf, None
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        res = score_keypoints(kp)
+        best = min(best, time.perf_counter() - t0)
+    assert res is not None
+    print(f"vectorised score_keypoints (best of {args.repeat}): {best:.3f} s, {res.rep_count} reps")
+    print(f"  stages (last run, ms): {res.timings}")
+
+    t0 = time.perf_counter()
+    loop = loop_measures(kp)
+    t_loop = time.perf_counter() - t0
+    print(f"per-frame Python loop, per-frame measures only: {t_loop:.3f} s")
+    print(f"ratio loop / vectorised: {t_loop / best:.0f}x")
+    print("  (the vectorised time includes reps, per-rep aggregation and the result models;")
+    print("   the loop's does not, so the ratio understates the per-frame speed-up)")
+
+    # Same numbers: compare the loop's per-frame measures with the vectorised arrays.
+    c = clean(kp)
+    b = body_geometry(c)
+    ff = frontal_frames(c, b)
+    vec = {"height": height_signal(b, kp.fps), "yaw": frame_yaw(c, b)}
+    vec["kasr"], vec["ktsr"] = ff.kasr, ff.ktsr
+    for m in PER_SIDE:
+        arr = getattr(ff, m)
+        vec[f"{m}_left"], vec[f"{m}_right"] = arr[:, 0], arr[:, 1]
+    worst = 0.0
+    for name, arr in vec.items():
+        lp = np.asarray(loop[name])
+        ok = np.isfinite(lp) & np.isfinite(arr)
+        diff = float(np.median(np.abs(lp[ok] - arr[ok]))) if ok.any() else 0.0
+        worst = max(worst, diff)
+    print(f"agreement over {len(vec)} per-frame measures: worst median |diff| {worst:.1e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

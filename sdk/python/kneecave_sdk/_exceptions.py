@@ -1,0 +1,173 @@
+"""Exceptions raised by the client.
+
+KneecaveError                    root of everything this package raises
+├── APIError                     anything that went wrong talking to the API
+│   ├── APIConnectionError       no response (DNS, refused, reset)
+│   │   └── APITimeoutError      the request timed out
+│   └── APIStatusError           the API answered 4xx/5xx (RFC 9457 problem+json)
+│       ├── BadRequestError          400
+│       ├── AuthenticationError      401
+│       ├── PermissionDeniedError    403
+│       ├── NotFoundError            404
+│       ├── ConflictError            409 (e.g. Idempotency-Key reused with another body)
+│       ├── PayloadTooLargeError     413
+│       ├── UnsupportedMediaTypeError 415
+│       ├── ValidationError          422
+│       ├── RateLimitError           429 (.retry_after)
+│       └── InternalServerError      5xx
+├── JobFailedError               wait() saw the job end in "failed" (.code, .detail, .job)
+├── WaitTimeoutError             wait() gave up (also a TimeoutError)
+└── WebhookVerificationError     verify_webhook() rejected a delivery
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from kneecave_sdk.types import Job
+
+
+class KneecaveError(Exception):
+    """Root of every exception this package raises."""
+
+
+class APIError(KneecaveError):
+    """A request to the API did not produce a successful response."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.request = request
+
+
+class APIConnectionError(APIError):
+    def __init__(self, message: str = "Connection error.", *, request: httpx.Request) -> None:
+        super().__init__(message, request=request)
+
+
+class APITimeoutError(APIConnectionError):
+    def __init__(self, request: httpx.Request) -> None:
+        super().__init__("Request timed out.", request=request)
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status; fields come from its problem+json body."""
+
+    def __init__(self, response: httpx.Response, problem: dict[str, Any]) -> None:
+        self.response = response
+        self.status_code = response.status_code
+        self.problem = problem
+        self.code: str | None = _str_or_none(problem.get("code"))
+        self.title: str | None = _str_or_none(problem.get("title"))
+        detail = problem.get("detail")
+        # FastAPI's own 422 puts a list of field errors in "detail"; keep it readable.
+        self.detail: str | None = detail if isinstance(detail, str | None) else json.dumps(detail)
+        self.request_id: str | None = response.headers.get("x-request-id")
+        summary = self.detail or self.title or response.reason_phrase
+        code = f" [{self.code}]" if self.code else ""
+        super().__init__(f"{self.status_code}{code}: {summary}", request=response.request)
+
+
+class BadRequestError(APIStatusError):
+    pass
+
+
+class AuthenticationError(APIStatusError):
+    pass
+
+
+class PermissionDeniedError(APIStatusError):
+    pass
+
+
+class NotFoundError(APIStatusError):
+    pass
+
+
+class ConflictError(APIStatusError):
+    pass
+
+
+class PayloadTooLargeError(APIStatusError):
+    pass
+
+
+class UnsupportedMediaTypeError(APIStatusError):
+    pass
+
+
+class ValidationError(APIStatusError):
+    pass
+
+
+class RateLimitError(APIStatusError):
+    def __init__(
+        self, response: httpx.Response, problem: dict[str, Any], retry_after: float | None
+    ) -> None:
+        super().__init__(response, problem)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    pass
+
+
+class JobFailedError(KneecaveError):
+    """The job reached status "failed"; ``code`` is the server's stable error code."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.code = job.error.code if job.error else None
+        self.detail = job.error.detail if job.error else None
+        super().__init__(f"job {job.id} failed [{self.code}]: {self.detail}")
+
+
+class WaitTimeoutError(KneecaveError, TimeoutError):
+    """wait() ran out of time; ``job`` is the last state seen."""
+
+    def __init__(self, job: Job, timeout: float) -> None:
+        self.job = job
+        super().__init__(f"job {job.id} still {job.status} after {timeout:g}s")
+
+
+class WebhookVerificationError(KneecaveError):
+    """A webhook delivery whose signature, headers or timestamp do not check out."""
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+    422: ValidationError,
+}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {"detail": response.text[:500]} if response.text else {}
+    return body if isinstance(body, dict) else {"detail": json.dumps(body)}
+
+
+def error_from_response(response: httpx.Response, retry_after: float | None) -> APIStatusError:
+    """Map an error response to the exception class for its status."""
+    problem = _problem(response)
+    status = response.status_code
+    if status == 429:
+        return RateLimitError(response, problem, retry_after)
+    if status >= 500:
+        return InternalServerError(response, problem)
+    return _STATUS_ERRORS.get(status, APIStatusError)(response, problem)

@@ -1,0 +1,146 @@
+"""create_app(settings): the FastAPI app, its lifespan (backends, sweeper, embedded workers).
+
+Nothing is built at import time: the lifespan opens the backends chosen by
+`settings.queue` and, for `kneecave serve`, runs workers in the same process
+(the pipeline runs in threads, so the event loop keeps answering).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service import __version__
+from service.api.problems import install_problem_handlers
+from service.api.routes import account, health, jobs, keypoints, metrics
+from service.config import Settings
+from service.jobs.backends import open_backends
+from service.logs import bind
+from service.storage.local import LocalBlobStore
+from service.worker.handler import Analyzer
+from service.worker.main import load_analyzer, sweeping, worker_context
+from service.worker.runner import Worker
+
+log = logging.getLogger("kneecave.api")
+
+DESCRIPTION = """\
+Per-rep knee-cave (knee valgus) and ankle scoring for squat videos.
+
+Submit a video with `POST /v1/jobs`, then poll the job (honour `Retry-After`)
+or receive a signed webhook. Errors are RFC 9457 problem+json with a stable
+`code` (see docs/api.md). The service reports movement quality, never injury
+risk or a diagnosis.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    """`tag-name` ids (template style) keep the OpenAPI stable for SDK generation."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+class AccessLog:
+    """One JSON line per request with status, duration and tenant (never headers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state: dict[str, Any] = scope.get("state") or {}
+            with bind(tenant=str(state.get("tenant", "-"))):
+                log.info(
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={"status": status, "ms": round((time.perf_counter() - start) * 1e3, 1)},
+                )
+
+
+@contextlib.asynccontextmanager
+async def _embedded_workers(
+    app: FastAPI, settings: Settings, count: int, analyze: Analyzer | None
+) -> AsyncIterator[None]:
+    ready = asyncio.Event()
+    app.state.workers_ready = ready
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        # Loading the pipeline takes a while: the API answers (readyz: warming up) meanwhile.
+        analyzer = analyze if analyze is not None else await asyncio.to_thread(load_analyzer)
+        ctx = worker_context(settings, app.state.backends, analyzer)
+        ready.set()
+        await Worker(ctx, count).run(stop)
+
+    task = asyncio.create_task(run())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+def create_app(
+    settings: Settings,
+    *,
+    embedded_workers: int = 0,
+    analyze: Analyzer | None = None,
+    sweep: bool = True,
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            backends = await stack.enter_async_context(open_backends(settings))
+            app.state.backends = backends
+            app.state.blobs = LocalBlobStore(settings.blob_dir)
+            if sweep:
+                await stack.enter_async_context(sweeping(settings, backends))
+            if embedded_workers > 0:
+                await stack.enter_async_context(
+                    _embedded_workers(app, settings, embedded_workers, analyze)
+                )
+            log.info("api ready", extra={"backend": backends.kind, "workers": embedded_workers})
+            yield
+
+    app = FastAPI(
+        title="kneecave",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+        openapi_tags=[
+            {"name": "jobs", "description": "Video analysis jobs"},
+            {"name": "scoring", "description": "Synchronous scoring of landmarks"},
+            {"name": "account", "description": "Tenant settings"},
+            {"name": "ops", "description": "Health and metrics"},
+        ],
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    for module in (jobs, keypoints, account, health, metrics):
+        app.include_router(module.router)
+    app.add_middleware(AccessLog)
+    return app

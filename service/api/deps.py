@@ -1,0 +1,67 @@
+"""`Annotated` dependencies: what a route needs, read from `app.state` (set by the lifespan)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.config import Settings
+from service.errors import RateLimited, Unauthorized
+from service.jobs.backends import Backends
+from service.jobs.base import JobBackend
+from service.storage.base import BlobStore
+from service.tenants import authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer kc_…` (one per tenant)")
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_backends(request: Request) -> Backends:
+    backends: Backends = request.app.state.backends
+    return backends
+
+
+def get_jobs(request: Request) -> JobBackend:
+    return get_backends(request).jobs
+
+
+def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs
+    return blobs
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BackendsDep = Annotated[Backends, Depends(get_backends)]
+JobsDep = Annotated[JobBackend, Depends(get_jobs)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
+
+
+async def current_tenant(
+    request: Request,
+    backends: BackendsDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """Authenticate the API key, then count the request against the tenant's rate."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send `Authorization: Bearer <api key>`")
+    tenant = await authenticate(backends.keys, credentials.credentials)
+    if tenant is None:
+        raise Unauthorized("the API key is not valid")
+    request.state.tenant = tenant  # for the access log
+    retry_after = await backends.rate.hit(tenant, settings.rate_limit_per_minute)
+    if retry_after is not None:
+        raise RateLimited(
+            f"more than {settings.rate_limit_per_minute} requests per minute",
+            retry_after_s=retry_after,
+        )
+    return tenant
+
+
+TenantDep = Annotated[str, Depends(current_tenant)]

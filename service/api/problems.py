@@ -1,0 +1,134 @@
+"""The one place errors become HTTP: RFC 9457 `application/problem+json` with a stable `code`.
+
+Routes raise domain errors (`service.errors.KneecaveError` subclasses); request
+validation errors, unknown routes and unexpected exceptions get the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.errors import KneecaveError, RateLimited, Unauthorized, VideoTooLarge
+
+log = logging.getLogger("kneecave.api")
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://kneecave.dev/problems/"
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `code` is the stable machine-readable part."""
+
+    type: str = Field(examples=[f"{TYPE_BASE}not_found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no job job_3f2a… for this API key"])
+    code: str = Field(examples=["not_found"])
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(None, description="field errors (422 only)")
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    body = Problem(
+        type=f"{TYPE_BASE}{code}",
+        title=title,
+        status=status,
+        detail=detail,
+        code=code,
+        instance=instance,
+        errors=errors,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting problem+json for ``statuses``."""
+    return {
+        s: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": HTTPStatus(s).phrase}
+        for s in statuses
+    }
+
+
+async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KneecaveError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = 'Bearer realm="kneecave"'
+    if isinstance(exc, VideoTooLarge):
+        # The rest of the body is unread: without this uvicorn would drain (discard) it
+        # all before the client could see the 413. Closing makes the refusal early.
+        headers["Connection"] = "close"
+    if exc.status >= 500:
+        log.error("request failed: %s", exc.detail, extra={"code": exc.code})
+    return problem_response(
+        exc.status, exc.code, exc.title, exc.detail, instance=request.url.path, headers=headers
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "invalid_request",
+        "Invalid request",
+        "the request does not match the schema; see `errors`",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    phrase = HTTPStatus(exc.status_code).phrase
+    return problem_response(
+        exc.status_code,
+        code,
+        phrase,
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(
+        500, "internal_error", "Internal error", "unexpected error", instance=request.url.path
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KneecaveError, _kneecave_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

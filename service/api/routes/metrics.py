@@ -1,0 +1,89 @@
+"""GET /metrics (Prometheus): queue depth, jobs by status, durations, frames/s, failures by code.
+
+The figures come from the job backend, not from process memory, so every API
+replica reports the same numbers whichever process ran the jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from service.api.deps import JobsDep
+from service.jobs.base import DURATION_BUCKETS_S
+from service.jobs.model import JobStatus
+
+router = APIRouter(tags=["ops"])
+
+_OUTCOMES = {s.value for s in JobStatus}
+
+
+class Snapshot(Collector):
+    """A one-shot collector over figures read just before exposition."""
+
+    def __init__(self, counts: dict[JobStatus, int], stats: dict[str, float]) -> None:
+        self.counts = counts
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("kneecave_queue_depth", "Jobs waiting for a worker")
+        depth.add_metric([], self.counts.get(JobStatus.QUEUED, 0))
+        yield depth
+        jobs = GaugeMetricFamily("kneecave_jobs", "Jobs stored, by status", labels=["status"])
+        for status, n in self.counts.items():
+            jobs.add_metric([status.value], n)
+        yield jobs
+        outcomes = CounterMetricFamily(
+            "kneecave_jobs_finished", "Jobs finished by workers, by outcome", labels=["outcome"]
+        )
+        failures = CounterMetricFamily(
+            "kneecave_job_failures", "Failed jobs by error code", labels=["code"]
+        )
+        for name, value in sorted(self.stats.items()):
+            if name.startswith("jobs_total:"):
+                code = name.split(":", 1)[1]
+                outcomes.add_metric([code if code in _OUTCOMES else "failed"], value)
+                if code not in _OUTCOMES:
+                    failures.add_metric([code], value)
+        yield outcomes
+        yield failures
+        buckets = [
+            (f"{b:g}", self.stats.get(f"duration_bucket:{b:g}", 0.0)) for b in DURATION_BUCKETS_S
+        ]
+        count = self.stats.get("duration_count", 0.0)
+        yield HistogramMetricFamily(
+            "kneecave_job_duration_seconds",
+            "Time from a worker's claim to the job's end",
+            buckets=[*buckets, ("+Inf", count)],
+            sum_value=self.stats.get("duration_sum", 0.0),
+        )
+        frames = self.stats.get("frames_total", 0.0)
+        yield CounterMetricFamily("kneecave_frames_processed", "Video frames analysed", frames)
+        fps = GaugeMetricFamily(
+            "kneecave_frames_per_second", "Frames analysed per second of job time (all jobs)"
+        )
+        busy = self.stats.get("duration_sum", 0.0)
+        fps.add_metric([], frames / busy if busy > 0 else 0.0)
+        yield fps
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+)
+async def metrics(jobs: JobsDep) -> Response:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot(await jobs.status_counts(), await jobs.stats()))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,135 @@
+"""Ankle per side per rep: the pronation proxies a 33-landmark video shows.
+
+Ankle pronation (arch collapse) cannot be measured from body landmarks. What
+can be seen, and is reported as a proxy, never as a diagnosis:
+
+- front view: frontal shank tilt (the shin rolling in: knee drifting inside
+  the ankle), medial drift of the ankle against the heel-toe midpoint (the
+  ankle falling inside the foot), and the change in toe-out (feet turning out
+  as the arch collapses) - each as a change from the person's own standing
+  alignment, so static foot shape and stance do not count;
+- side view: heel lift (the heel rising off the floor relative to the toe).
+
+Score bands (0-100, the worse proxy decides): a change smaller than landmark
+noise (~1% of leg length, ~3° of shank angle) costs nothing; penalties reach
+0 at an inward ankle drift of 6% of leg length (~5 cm on an adult), 20° of
+extra medial shank tilt, or a heel lift of 15% of leg length. Heel lift is
+free up to 5% of leg length: on the labelled side clips (flat-footed squats)
+the heel-toe landmarks alone read -0.03..+0.07 at the bottom.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from service.pipeline.scoring.frames import FOOT_LEN_LEG, FrontalFrames
+from service.pipeline.scoring.phases import RepFrames, agg
+from service.pipeline.scoring.schema import Ankle, AnkleSide
+
+F64 = npt.NDArray[np.float64]
+
+DRIFT_KNOTS, DRIFT_SCORES = (0.01, 0.03, 0.06), (100.0, 60.0, 0.0)
+TILT_KNOTS, TILT_SCORES = (3.0, 10.0, 20.0), (100.0, 60.0, 0.0)
+HEEL_KNOTS, HEEL_SCORES = (0.05, 0.08, 0.15), (100.0, 60.0, 0.0)
+
+
+def _f(x: float, nd: int = 3) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), nd)
+
+
+@dataclass(frozen=True, slots=True)
+class AnkleArrays:
+    """Per-rep (n, 2 sides) aggregates and scores, computed for every rep at once."""
+
+    tilt_mid: F64
+    tilt_change: F64
+    drift: F64
+    toe_change: F64
+    front_score: F64  # NaN where neither front proxy is known
+    heel_lift: F64
+    heel_score: F64
+
+
+def _toe_out_deg(x: F64) -> F64:
+    out: F64 = np.degrees(np.arcsin(np.clip(x / FOOT_LEN_LEG, -1.0, 1.0)))
+    return out
+
+
+def _interp(x: F64, knots: tuple[float, ...], scores: tuple[float, ...]) -> F64:
+    out: F64 = np.where(np.isfinite(x), np.interp(np.nan_to_num(x), knots, scores), np.nan)
+    return out
+
+
+def ankle_arrays(ff: FrontalFrames, rf: RepFrames) -> AnkleArrays:
+    tilt_mid = agg(ff.shank_tilt_deg, rf.mid)
+    tilt_change = tilt_mid - agg(ff.shank_tilt_deg, rf.standing)
+    drift = agg(ff.ankle_vs_foot, rf.standing) - agg(ff.ankle_vs_foot, rf.mid)
+    toe_change = _toe_out_deg(agg(ff.toe_out, rf.mid)) - _toe_out_deg(agg(ff.toe_out, rf.standing))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # both proxies unknown -> NaN
+        front = np.fmin(
+            _interp(drift, DRIFT_KNOTS, DRIFT_SCORES), _interp(tilt_change, TILT_KNOTS, TILT_SCORES)
+        )
+    lift = agg(ff.heel_rise, rf.bottom) - agg(ff.heel_rise, rf.standing)
+    return AnkleArrays(
+        tilt_mid=tilt_mid,
+        tilt_change=tilt_change,
+        drift=drift,
+        toe_change=toe_change,
+        front_score=front,
+        heel_lift=lift,
+        heel_score=_interp(lift, HEEL_KNOTS, HEEL_SCORES),
+    )
+
+
+def _front_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
+    score = float(a.front_score[i, s])
+    if not math.isfinite(score):
+        return None
+    return AnkleSide(
+        score=round(score, 1),
+        shank_tilt_mid_deg=_f(float(a.tilt_mid[i, s]), 2),
+        shank_tilt_change_deg=_f(float(a.tilt_change[i, s]), 2),
+        medial_ankle_drift_leg=_f(float(a.drift[i, s])),
+        toe_out_change_deg=_f(float(a.toe_change[i, s]), 2),
+    )
+
+
+def _side_view_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
+    score = float(a.heel_score[i, s])
+    if not math.isfinite(score):
+        return None
+    return AnkleSide(score=round(score, 1), heel_lift_leg=_f(float(a.heel_lift[i, s])))
+
+
+def ankle(a: AnkleArrays, i: int, view: str, near_side: int = 0) -> Ankle:
+    """Ankle proxies for rep ``i``. ``near_side``: the foot facing the camera in a side view."""
+    if view == "front":
+        left, right = _front_side(a, i, 0), _front_side(a, i, 1)
+        reason = None
+    elif view == "side":
+        # The far foot is hidden behind the near one: its landmarks are guesses.
+        near = _side_view_side(a, i, near_side)
+        left, right = (near, None) if near_side == 0 else (None, near)
+        reason = (
+            "side view: heel lift of the foot nearer the camera only "
+            "(frontal-plane proxies need a front view)"
+        )
+    else:
+        return Ankle(
+            score=None,
+            left=None,
+            right=None,
+            reason="oblique view: neither frontal nor sagittal proxies are reliable",
+        )
+    scores = [s.score for s in (left, right) if s is not None and s.score is not None]
+    if not scores:
+        return Ankle(score=None, left=left, right=right, reason="feet not visible in this rep")
+    if (left is None or right is None) and view == "front":
+        reason = "one foot not visible"
+    return Ankle(score=min(scores), left=left, right=right, reason=reason)

@@ -1,0 +1,86 @@
+"""Per-frame body geometry shared by the scorers: centres, segment lengths, scale.
+
+All lengths are in pixels of the upright frame; the scorers divide by a body
+length so that every threshold is in body units (framing, resolution and
+camera distance drop out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import maximum_filter1d, median_filter
+
+from service.pipeline.landmarks import (
+    L_ANKLE,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    R_ANKLE,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+)
+from service.pipeline.scoring.cleanup import Cleaned, interpolate_short_gaps
+
+F64 = npt.NDArray[np.float64]
+
+# Window for the running leg-length estimate. The 2D leg is foreshortened at
+# the bottom of a front-view squat, so the scale is a running maximum over a
+# window longer than a slow rep (~8 s demo reps), then median-smoothed.
+SCALE_WINDOW_S = 6.0
+
+
+def seg_len(xy: F64, a: int, b: int) -> F64:
+    d: F64 = np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)
+    return d
+
+
+def pair_mid(xy: F64, a: int, b: int) -> F64:
+    """Midpoint of a left/right pair; the one visible point when the other is hidden."""
+    pa, pb = xy[:, a], xy[:, b]
+    mid = 0.5 * (pa + pb)
+    mid = np.where(np.isfinite(mid), mid, pa)
+    out: F64 = np.where(np.isfinite(mid), mid, pb)
+    return out
+
+
+def _running_max(a: F64, window: int) -> F64:
+    """NaN-aware running maximum (NaN only where the whole window is NaN)."""
+    filled = np.where(np.isfinite(a), a, -np.inf)
+    out = maximum_filter1d(filled, size=max(window, 1), mode="nearest")
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    pelvis: F64  # (T, 2) mid-hip
+    shoulders: F64  # (T, 2) mid-shoulder
+    ankles: F64  # (T, 2) mid-ankle
+    torso: F64  # (T,) mid-shoulder to mid-hip, px
+    leg: F64  # (T,) running leg length (hip-knee-ankle, longest side), px
+    leg_clip: float  # one leg length for the clip, px (median of ``leg``)
+
+
+def body_geometry(c: Cleaned) -> Body:
+    xy = c.xy
+    pelvis = pair_mid(xy, L_HIP, R_HIP)
+    shoulders = pair_mid(xy, L_SHOULDER, R_SHOULDER)
+    ankles = pair_mid(xy, L_ANKLE, R_ANKLE)
+    torso: F64 = np.linalg.norm(shoulders - pelvis, axis=1)
+    leg_l = seg_len(xy, L_HIP, L_KNEE) + seg_len(xy, L_KNEE, L_ANKLE)
+    leg_r = seg_len(xy, R_HIP, R_KNEE) + seg_len(xy, R_KNEE, R_ANKLE)
+    # fmax: one leg hidden (NaN) still leaves a usable length.
+    leg_raw = np.fmax(leg_l, leg_r)
+    window = round(SCALE_WINDOW_S * c.fps)
+    leg = _running_max(leg_raw, window)
+    # The running max is biased up by single-frame spikes; a median over ~1 s removes them.
+    leg = median_filter(np.nan_to_num(leg, nan=0.0), size=max(3, round(c.fps)), mode="nearest")
+    leg = np.where(leg > 0, leg, np.nan)
+    leg = interpolate_short_gaps(leg, c.frames)  # scale is slow: bridge any gap
+    # A frame with no body at all keeps NaN through everything downstream.
+    finite = leg[np.isfinite(leg)]
+    leg_clip = float(np.median(finite)) if finite.size else float("nan")
+    return Body(pelvis, shoulders, ankles, torso, leg, leg_clip)

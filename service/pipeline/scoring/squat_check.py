@@ -1,0 +1,77 @@
+"""Is a hip drop a squat? Standing up again, feet planted, knees level.
+
+A bilateral squat returns to standing, keeps both feet where they were and
+bends both knees together. Each rule rejects a common look-alike with a reason
+the result reports: a burpee or a fall (no return to standing), jumping jacks,
+walking or a lunge step (feet move), a static split squat (knees at different
+heights). All checks run over every candidate at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from service.pipeline.scoring.phases import RepFrames, spread
+from service.pipeline.scoring.reps import Rep
+
+F64 = npt.NDArray[np.float64]
+
+# A rep counts when the person is back up: the pelvis at least this high above
+# the ankles (leg lengths) after the bottom. Standing reads ~0.9-1.0 (cos of the
+# leg's tilt in a wide stance). Rejects e.g. a descent that turns into a burpee
+# (the pelvis "rises" only as the legs kick back, to ~0.6). The start is not
+# checked: a clip that begins partway down still holds a complete rep.
+MIN_STANDING_HEIGHT = 0.7
+# Feet stay planted in a squat. If the vector between the feet (5-95 percentile
+# range, median over ankle, heel and toe pairs) changes by more than this (leg
+# lengths) within the rep, the feet moved: a jump, a step, a lunge. Planted feet
+# read 0.02-0.1 (up to ~0.35 for a foot hidden behind a plate in a side view);
+# a jumping jack 0.5-0.9, a lunge step ~0.8.
+MAX_FEET_MOVE = 0.4
+# Knees at different heights at the bottom (leg lengths): a split stance (lunge,
+# split squat), not a bilateral squat. A squat reads < 0.1 from front or side.
+MAX_KNEE_HEIGHT_DIFF = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    rep: Rep
+    reason: str
+
+
+def check_squat(
+    reps: list[Rep], rf: RepFrames, feet_vec: F64, knee_dy: F64, leg: F64
+) -> tuple[list[bool], list[Rejected]]:
+    """Which candidates look like bilateral squats (mask), and why the others do not.
+
+    ``feet_vec`` (T, 3, 2): left minus right ankle, heel and toe, px. ``knee_dy``
+    (T,): left knee y minus right knee y, px. ``leg`` (T,): running leg length, px.
+    """
+    n = len(reps)
+    if n == 0:
+        return [], []
+    fv = (feet_vec / leg[:, None, None]).reshape(leg.size, 6)
+    # 5-95% range of each coordinate of each pair; median over the 3 pairs of the larger axis.
+    rng = spread(fv, rf.whole, 0.05, 0.95).reshape(n, 3, 2)
+    with np.errstate(invalid="ignore"):
+        move = np.nanmedian(np.fmax(rng[:, :, 0], rng[:, :, 1]), axis=1) if n else np.zeros(0)
+    bottoms = np.array([r.bottom for r in reps])
+    kd = np.abs(knee_dy[bottoms] / leg[bottoms])
+    top_after = np.array([r.top_after for r in reps])
+    ok: list[bool] = []
+    bad: list[Rejected] = []
+    for i, r in enumerate(reps):
+        reason = None
+        if top_after[i] < MIN_STANDING_HEIGHT:
+            reason = "does not come back up to standing"
+        elif np.isfinite(move[i]) and move[i] > MAX_FEET_MOVE:
+            reason = "feet moved during the movement (a jump, step or lunge)"
+        elif np.isfinite(kd[i]) and kd[i] > MAX_KNEE_HEIGHT_DIFF:
+            reason = "knees at different heights at the bottom (split stance)"
+        ok.append(reason is None)
+        if reason is not None:
+            bad.append(Rejected(r, reason))
+    return ok, bad

@@ -1,0 +1,184 @@
+"""Set summary: per-side averages, worst rep, asymmetry, trend, cues and exercises.
+
+Every cue and exercise carries ``because``: the measurement that triggered it,
+so a coach (or a test) can see why it is there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from service.pipeline.scoring.knee import severity
+from service.pipeline.scoring.schema import (
+    Advice,
+    Asymmetry,
+    MetricSummary,
+    Rep,
+    SideSummary,
+    Summary,
+)
+
+# Slope of the rep score (points per rep) below which later reps are "worse":
+# about a severity band (25 points) over a 12-rep set.
+TREND_WORSE = -2.0
+# Mean score gap between sides that names a worse side (~a third of a band).
+ASYM_POINTS = 10.0
+# A finding: mean knee-cave score below the "none" band edge or any rep flagged.
+FLAG_SCORE = 85.0
+ANKLE_FLAG_SCORE = 70.0
+
+
+def _side_summary(reps: list[Rep], scores: list[float | None]) -> SideSummary:
+    pairs = [(s, r.index) for s, r in zip(scores, reps, strict=True) if s is not None]
+    if not pairs:
+        return SideSummary(mean_score=None, worst_score=None, worst_rep=None, reps_flagged=0)
+    worst, worst_rep = min(pairs)
+    return SideSummary(
+        mean_score=round(float(np.mean([p[0] for p in pairs])), 1),
+        worst_score=worst,
+        worst_rep=worst_rep,
+        reps_flagged=sum(1 for s, _ in pairs if s < FLAG_SCORE),
+    )
+
+
+def _trend(idx: list[int], scores: list[float]) -> float | None:
+    if len(scores) < 3:
+        return None
+    slope = float(np.polyfit(np.asarray(idx, float), np.asarray(scores, float), 1)[0])
+    return round(slope, 2)
+
+
+def _metric(
+    reps: list[Rep],
+    rep_scores: list[float | None],
+    left: list[float | None],
+    right: list[float | None],
+    *,
+    with_severity: bool,
+    reason: str,
+) -> MetricSummary:
+    pairs = [(s, r.index) for s, r in zip(rep_scores, reps, strict=True) if s is not None]
+    if not pairs:
+        return MetricSummary(
+            score=None,
+            left=_side_summary(reps, left),
+            right=_side_summary(reps, right),
+            worst_rep=None,
+            trend_per_rep=None,
+            later_reps_worse=None,
+            reason=reason,
+        )
+    mean = round(float(np.mean([p[0] for p in pairs])), 1)
+    trend = _trend([p[1] for p in pairs], [p[0] for p in pairs])
+    return MetricSummary(
+        score=mean,
+        severity=severity(mean) if with_severity else None,
+        left=_side_summary(reps, left),
+        right=_side_summary(reps, right),
+        worst_rep=min(pairs)[1],
+        trend_per_rep=trend,
+        later_reps_worse=None if trend is None else trend < TREND_WORSE,
+    )
+
+
+# Stable ids -> what the user reads. Knee cave from the hip first, the foot second.
+TEXT: dict[str, str] = {
+    "knees_out": "Knees out: push your knees over your little toes on the way down and up.",
+    "screw_feet": "Screw your feet into the floor: keep the arch up and the big toe down.",
+    "fatigue": (
+        "Later reps cave more: shorten the set or rest, and keep the knees-out cue "
+        "for the last reps."
+    ),
+    "banded_squat": (
+        "Banded squats: a mini band above the knees, push out against it (2-3 x 10-15)."
+    ),
+    "clamshells": (
+        "Clamshells with a band (2-3 x 15 per side) for the hip abductors and external rotators."
+    ),
+    "x_band_walk": "X-band walks (2-3 x 10 steps each way).",
+    "lateral_squat_walk": "Lateral squat walks with a band (2-3 x 10 steps each way).",
+    "banded_lunge_warmup": (
+        "Banded lunge warm-up: a band pulling the knee in, resist it "
+        "(reactive neuromuscular training)."
+    ),
+    "foot_ankle": (
+        "Foot and ankle work: short-foot holds, single-leg balance, calf raises with the arch held."
+    ),
+}
+KNEE_EXERCISES = (
+    "banded_squat",
+    "clamshells",
+    "x_band_walk",
+    "lateral_squat_walk",
+    "banded_lunge_warmup",
+)
+
+
+def _advice(knee: MetricSummary, ankle: MetricSummary) -> tuple[list[Advice], list[Advice]]:
+    cues: list[Advice] = []
+    ex: list[Advice] = []
+    flagged = [s for s in (knee.left, knee.right) if s.reps_flagged]
+    if knee.score is not None and (flagged or knee.score < FLAG_SCORE):
+        sides = ((knee.left, "left"), (knee.right, "right"))
+        worst = min(
+            ((s.worst_score, name) for s, name in sides if s.worst_score is not None),
+            default=(knee.score, "both"),
+        )
+        why = (
+            f"knee inside the line of the toes at mid-depth: {worst[1]} knee worst score "
+            f"{worst[0]:.0f}/100 (rep {knee.worst_rep}), mean {knee.score:.0f}/100"
+        )
+        cues.append(Advice(id="knees_out", text=TEXT["knees_out"], because=why))
+        ex.extend(Advice(id=e, text=TEXT[e], because=why) for e in KNEE_EXERCISES)
+    if ankle.score is not None and ankle.score < ANKLE_FLAG_SCORE:
+        why = (
+            "ankle collapse proxies (shin rolling in / ankle drifting inside the foot): "
+            f"mean {ankle.score:.0f}/100"
+        )
+        if knee.score is not None and knee.score < FLAG_SCORE:
+            why += ", together with knee cave"
+        cues.append(Advice(id="screw_feet", text=TEXT["screw_feet"], because=why))
+        ex.append(Advice(id="foot_ankle", text=TEXT["foot_ankle"], because=why))
+    if knee.later_reps_worse:
+        why = f"knee-cave score trend {knee.trend_per_rep} points per rep"
+        cues.append(Advice(id="fatigue", text=TEXT["fatigue"], because=why))
+    return cues, ex
+
+
+def summarise(reps: list[Rep]) -> Summary:
+    kc = [r.knee_cave for r in reps]
+    an = [r.ankle for r in reps]
+    knee = _metric(
+        reps,
+        [k.score for k in kc],
+        [k.left.score if k.left else None for k in kc],
+        [k.right.score if k.right else None for k in kc],
+        with_severity=True,
+        reason="no rep could be scored for knee cave (needs a front view)",
+    )
+    ankle = _metric(
+        reps,
+        [a.score for a in an],
+        [a.left.score if a.left else None for a in an],
+        [a.right.score if a.right else None for a in an],
+        with_severity=False,
+        reason="no rep could be scored for the ankle proxies",
+    )
+
+    def gap(m: MetricSummary) -> float | None:
+        if m.left.mean_score is None or m.right.mean_score is None:
+            return None
+        return round(m.left.mean_score - m.right.mean_score, 1)
+
+    kgap = gap(knee)
+    worse = None
+    if kgap is not None and abs(kgap) > ASYM_POINTS:
+        worse = "left" if kgap < 0 else "right"
+    cues, ex = _advice(knee, ankle)
+    return Summary(
+        knee_cave=knee,
+        ankle=ankle,
+        asymmetry=Asymmetry(knee_cave_points=kgap, ankle_points=gap(ankle), worse_side=worse),
+        cues=cues,
+        exercises=ex,
+    )

@@ -1,0 +1,314 @@
+"""Video probing and streamed decoding.
+
+``probe(path)`` reads the container's metadata (PyAV, which sees the display
+matrix and every stream) and checks it against the limits in Settings before a
+single frame is decoded. ``decode(info)`` then yields upright BGR frames one at
+a time, never holding the whole video: OpenCV's FFmpeg first (the decoder the
+MediaPipe reference used), PyAV where OpenCV cannot decode the codec (AV1 on
+many OpenCV builds). ``FramePrefetcher`` runs the decode in a background thread
+so that decoding overlaps inference (both release the GIL).
+
+Every failure a client can cause is a ``service.errors.VideoError`` subclass.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from service.errors import VideoError, VideoTooLarge, VideoTooLong
+
+Decoder = Literal["opencv", "pyav"]
+BGRImage = npt.NDArray[np.uint8]
+
+# Demuxers/codecs that hold still images: a PNG renamed .mp4 must not pass as a 1-frame video.
+_IMAGE_FORMATS = ("image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tiff_pipe")
+_IMAGE_CODECS = ("png", "bmp", "tiff", "webp", "gif", "jpegls")
+# A stream that stops before this share of its declared frames is reported as truncated.
+_TRUNCATED_SHARE = 0.9
+_DEFAULT_FPS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    path: Path
+    container: str
+    codec: str
+    fps: float
+    frame_count: int  # declared or estimated from the duration; 0 when unknown
+    width: int  # upright (after applying rotation)
+    height: int
+    rotation: int  # clockwise degrees applied to stored frames to show them upright
+    duration_s: float
+    decoder: Decoder
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    index: int
+    t_s: float
+    image: BGRImage  # upright, H x W x 3, BGR
+
+
+def probe(
+    path: str | Path,
+    *,
+    max_duration_s: float = math.inf,
+    max_pixels: int | None = None,
+) -> VideoInfo:
+    """Read metadata, validate limits and pick the decoder, raising VideoError."""
+    p = Path(path)
+    if not p.is_file():
+        raise VideoError(f"{p.name}: no such file")
+    try:
+        container = av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise VideoError(f"{p.name}: not a readable video ({exc})") from exc
+    with container:
+        fmt = container.format.name
+        if not container.streams.video:
+            kind = "audio-only file" if container.streams.audio else "file with no video stream"
+            raise VideoError(f"{p.name}: {kind}, no video to analyse")
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        # Full-range ("JPEG") YUV, as phones record it: this OpenCV build's
+        # conversion of it is ~50x slower than PyAV's (seconds for the first
+        # frame, >100 ms per 1080p frame), so such streams go to PyAV.
+        pix_fmt = str(stream.codec_context.format.name if stream.codec_context.format else "")
+        full_range = pix_fmt.startswith("yuvj") or int(stream.codec_context.color_range or 0) == 2
+        if any(f in fmt.split(",") for f in _IMAGE_FORMATS) or codec in _IMAGE_CODECS:
+            raise VideoError(f"{p.name}: a still image ({codec}), not a video")
+        stored_w, stored_h = int(stream.codec_context.width), int(stream.codec_context.height)
+        fps = _stream_fps(stream)
+        duration_s = _duration_s(container, stream)
+        rotation = _rotation(container, stream)
+        packets, corrupt = _scan_packets(container, stream)
+        frame_count = int(stream.frames) or packets
+    if packets == 0:
+        raise VideoError(f"{p.name}: the video stream holds no frames")
+    if corrupt:
+        raise VideoError(f"{p.name}: truncated or corrupt ({corrupt} damaged packet(s))")
+    if stored_w <= 0 or stored_h <= 0:
+        raise VideoError(f"{p.name}: video stream has no frame size")
+    if max_pixels is not None and stored_w * stored_h > max_pixels:
+        raise VideoTooLarge(
+            f"{p.name}: {stored_w}x{stored_h} frames exceed the limit of {max_pixels} pixels"
+        )
+    if duration_s > max_duration_s:
+        raise VideoTooLong(
+            f"{p.name}: {duration_s:.1f} s exceeds the limit of {max_duration_s:g} s"
+        )
+    width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
+    decoder: Decoder = "pyav" if full_range or not _opencv_can_decode(p) else "opencv"
+    return VideoInfo(p, fmt, codec, fps, frame_count, width, height, rotation, duration_s, decoder)
+
+
+def decode(info: VideoInfo, *, max_duration_s: float = math.inf) -> Iterator[Frame]:
+    """Yield upright frames with timestamps; raise VideoError on a zero-frame/truncated stream."""
+    raw = _decode_opencv(info) if info.decoder == "opencv" else _decode_pyav(info)
+    clock = _Clock(info.fps)
+    count = 0
+    for image, pts in raw:
+        t = clock.next(pts)
+        if t > max_duration_s:
+            raise VideoTooLong(f"{info.path.name}: longer than the limit of {max_duration_s:g} s")
+        if image.shape[1] != info.width or image.shape[0] != info.height:
+            raise VideoError(
+                f"{info.path.name}: frame {count} is {image.shape[1]}x{image.shape[0]}, "
+                f"expected {info.width}x{info.height}"
+            )
+        yield Frame(count, t, image)
+        count += 1
+    if count == 0:
+        raise VideoError(f"{info.path.name}: no decodable frames")
+    if info.frame_count > 10 and count < _TRUNCATED_SHARE * info.frame_count:
+        raise VideoError(
+            f"{info.path.name}: truncated or corrupt; decoded {count} of {info.frame_count} frames"
+        )
+
+
+class FramePrefetcher:
+    """Iterate frames decoded ahead in a background thread (bounded queue, so memory stays flat).
+
+    Errors raised by the decoder are re-raised in the consuming thread; ``close()``
+    (or leaving the ``with`` block) stops the decoder early.
+    """
+
+    _DONE = object()
+
+    def __init__(self, frames: Iterator[Frame], depth: int = 4) -> None:
+        self._frames = frames
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="frame-decoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        item: object = self._DONE
+        try:
+            for frame in self._frames:
+                if not self._put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            item = exc
+        self._put(item)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Frame)
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+
+    def __enter__(self) -> FramePrefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Clock:
+    """Container timestamps; previous + 1/fps where one is missing or not increasing."""
+
+    def __init__(self, fps: float) -> None:
+        self._step = 1.0 / fps
+        self._last: float | None = None
+
+    def next(self, pts: float | None) -> float:
+        if pts is None or not math.isfinite(pts) or (self._last is not None and pts <= self._last):
+            t = 0.0 if self._last is None else self._last + self._step
+        else:
+            t = pts
+        self._last = t
+        return t
+
+
+def _decode_opencv(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
+    cap = cv2.VideoCapture(str(info.path), cv2.CAP_FFMPEG)
+    try:
+        # OpenCV applies the display matrix itself (the default), like the reference decode.
+        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        while True:
+            ok, image = cap.read()
+            if not ok or image is None:
+                return
+            pos_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
+            yield np.asarray(image, np.uint8), (pos_ms / 1000.0 if pos_ms >= 0 else None)
+    finally:
+        cap.release()
+
+
+def _decode_pyav(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
+    try:
+        container = av.open(str(info.path))
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{info.path.name}: cannot open ({exc})") from exc
+    with container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                image = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
+                yield _rotate(image, info.rotation), frame.time
+        except av.error.FFmpegError as exc:
+            # A corrupt packet mid-stream ends the video; decode() decides if that is truncation.
+            if not isinstance(exc, av.error.EOFError):
+                return
+
+
+def _rotate(image: BGRImage, clockwise: int) -> BGRImage:
+    if clockwise == 90:
+        return np.asarray(cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), np.uint8)
+    if clockwise == 180:
+        return np.asarray(cv2.rotate(image, cv2.ROTATE_180), np.uint8)
+    if clockwise == 270:
+        return np.asarray(cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE), np.uint8)
+    return image
+
+
+def _opencv_can_decode(path: Path) -> bool:
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            return False
+        ok, image = cap.read()
+        return bool(ok) and image is not None
+    finally:
+        cap.release()
+
+
+def _stream_fps(stream: av.video.stream.VideoStream) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            fps = float(rate)
+            if 1.0 <= fps <= 1000.0:
+                return fps
+    return _DEFAULT_FPS
+
+
+def _duration_s(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / av.time_base
+    return 0.0
+
+
+def _scan_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, int]:
+    """Count the video packets and the damaged ones without decoding (tens of ms per minute).
+
+    A file cut short (an interrupted upload) ends in a packet the demuxer flags
+    as corrupt; catching it here fails the job before any inference is spent.
+    """
+    container.seek(0)
+    packets = corrupt = 0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream flush packet
+                continue
+            packets += 1
+            corrupt += int(packet.is_corrupt)
+    except av.error.FFmpegError:
+        corrupt += 1
+    return packets, corrupt
+
+
+def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Clockwise degrees to show stored frames upright, from the first frame's display matrix."""
+    try:
+        frame = next(container.decode(stream))
+    except (StopIteration, av.error.FFmpegError):
+        return 0
+    # PyAV reports the display matrix as counter-clockwise degrees.
+    ccw = round(float(getattr(frame, "rotation", 0) or 0))
+    return (-ccw) % 360 if ccw % 90 == 0 else 0

@@ -1,0 +1,137 @@
+"""Tenants and their API keys: format, hashing, the KeyStore seam and `kneecave keys`.
+
+A key reads `kc_<key id>_<secret>`. Only sha256(secret) is stored (the secret
+has 256 random bits, so a slow hash adds nothing); lookups go by key id and the
+hash is compared in constant time. Each tenant also holds the secret that signs
+its webhooks (it has to be kept in clear to sign).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from service.config import Settings
+
+KEY_PREFIX = "kc"
+DEV_TENANT = "dev"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    tenant: str
+    hash: str
+    created_at: float
+    revoked_at: float | None = None
+    dev: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """What `create` hands back once: the only time the secrets are visible."""
+
+    key_id: str
+    tenant: str
+    api_key: str
+    webhook_secret: str
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    async def add_key(self, record: ApiKeyRecord, webhook_secret: str) -> str:
+        """Store the key; create the tenant with ``webhook_secret`` unless it exists.
+        Returns the tenant's webhook secret (the existing one for a known tenant)."""
+        ...
+
+    async def get_key(self, key_id: str) -> ApiKeyRecord | None: ...
+    async def list_keys(self) -> list[ApiKeyRecord]: ...
+    async def revoke(self, key_id: str, now: float) -> bool: ...
+    async def webhook_secret(self, tenant: str) -> str | None: ...
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key_material(tenant: str, *, dev: bool = False) -> tuple[ApiKeyRecord, str]:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    record = ApiKeyRecord(key_id, tenant, hash_secret(secret), time.time(), dev=dev)
+    return record, f"{KEY_PREFIX}_{key_id}_{secret}"
+
+
+async def create_key(store: KeyStore, tenant: str, *, dev: bool = False) -> NewKey:
+    from service.webhooks import generate_webhook_secret  # noqa: PLC0415 (heavy, only here)
+
+    record, api_key = new_key_material(tenant, dev=dev)
+    webhook_secret = await store.add_key(record, generate_webhook_secret())
+    return NewKey(record.id, tenant, api_key, webhook_secret)
+
+
+async def authenticate(store: KeyStore, api_key: str) -> str | None:
+    """The tenant owning ``api_key``, or None. Never logs or echoes the key."""
+    parts = api_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX:
+        return None
+    record = await store.get_key(parts[1])
+    # Hash even when the id is unknown so timing does not reveal which ids exist.
+    expected = record.hash if record is not None else "0" * 64
+    ok = hmac.compare_digest(hash_secret(parts[2]), expected)
+    if record is None or record.revoked_at is not None or not ok:
+        return None
+    return record.tenant
+
+
+async def ensure_dev_key(store: KeyStore) -> NewKey | None:
+    """With no real (non-dev) keys, replace any old dev key with a fresh one."""
+    keys = [k for k in await store.list_keys() if k.revoked_at is None]
+    if any(not k.dev for k in keys):
+        return None
+    now = time.time()
+    for key in keys:
+        await store.revoke(key.id, now)
+    return await create_key(store, DEV_TENANT, dev=True)
+
+
+# --- `kneecave keys` --------------------------------------------------------------
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    from service.jobs.backends import open_backends  # noqa: PLC0415 (import cycle)
+
+    async with open_backends(settings) as backends:
+        store = backends.keys
+        if args.keys_command == "create":
+            new = await create_key(store, args.tenant)
+            # The one place secrets are shown: stdout of the command that made them.
+            print(f"key id:          {new.key_id}")
+            print(f"tenant:          {new.tenant}")
+            print(f"api key:         {new.api_key}")
+            print(f"webhook secret:  {new.webhook_secret}")
+            print("Store the API key now: only its hash is kept.", file=sys.stderr)
+            return 0
+        if args.keys_command == "list":
+            for k in await store.list_keys():
+                state = "revoked" if k.revoked_at is not None else ("dev" if k.dev else "active")
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k.created_at))
+                print(f"{k.id}\t{k.tenant}\t{state}\t{created}")
+            return 0
+        if args.keys_command == "revoke":
+            if await store.revoke(args.key_id, time.time()):
+                print(f"revoked {args.key_id}")
+                return 0
+            print(f"no such key: {args.key_id}", file=sys.stderr)
+            return 1
+    raise AssertionError(args.keys_command)
+
+
+def keys_command(args: argparse.Namespace) -> int:
+    return asyncio.run(_keys(args, Settings()))

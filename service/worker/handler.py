@@ -1,0 +1,154 @@
+"""Process one claimed job: blob → analyse (in a thread, heartbeating) → store → ack → clean up.
+
+Failures are data: a KneecaveError becomes `{code, detail}` on the failed job;
+an unexpected exception becomes `internal_error` (and is logged with its
+traceback). The video is deleted as soon as the job has ended, however it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from service.config import Settings
+from service.errors import Canceled, KneecaveError
+from service.jobs.base import JobBackend
+from service.jobs.model import Job, JobError, JobStatus, Lease
+from service.logs import bind
+from service.storage.base import BlobStore
+from service.tenants import KeyStore
+
+log = logging.getLogger("kneecave.worker")
+
+StopReason = Literal["shutdown", "ended", "lost"]
+
+
+class Analyzer(Protocol):
+    def __call__(
+        self,
+        path: Path,
+        *,
+        view: str = "auto",
+        progress: Callable[[float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(slots=True)
+class WorkerContext:
+    """Everything a handler needs, built once per worker process (engine loaded there)."""
+
+    settings: Settings
+    jobs: JobBackend
+    keys: KeyStore
+    blobs: BlobStore
+    analyze: Analyzer
+    worker_id: str
+
+
+class Run:
+    """State shared by the analysis thread, the heartbeat task and the drain logic.
+    Plain attribute writes are atomic under the GIL, which is all the thread needs."""
+
+    def __init__(self) -> None:
+        self.progress: float | None = None
+        self.stop: StopReason | None = None
+
+    def should_stop(self) -> bool:
+        return self.stop is not None
+
+    def report(self, fraction: float) -> None:
+        self.progress = fraction
+
+
+Outcome = tuple[JobStatus, dict[str, Any] | None, JobError | None]
+
+
+async def _heartbeat(ctx: WorkerContext, lease: Lease, run: Run) -> None:
+    """Extend the lease every heartbeat_s and write progress when it moved."""
+    s = ctx.settings
+    tick = min(s.progress_interval_s, s.heartbeat_s)
+    last_beat, last_progress = time.monotonic(), None
+    while True:
+        await asyncio.sleep(tick)
+        progress = run.progress
+        if progress == last_progress and time.monotonic() - last_beat < s.heartbeat_s:
+            continue
+        try:
+            job = await ctx.jobs.heartbeat(lease, s.lease_s, progress)
+        except Exception:  # a backend blip: the lease survives until lease_s
+            log.warning("heartbeat failed", exc_info=True)
+            continue
+        last_beat, last_progress = time.monotonic(), progress
+        if job is None:
+            current = await ctx.jobs.get(lease.job_id)
+            run.stop = "ended" if current is None or current.is_terminal else "lost"
+            log.info("stopping: job %s", "ended" if run.stop == "ended" else "taken over")
+            return
+
+
+async def _analyze(ctx: WorkerContext, job: Job, run: Run) -> Outcome:
+    path = ctx.blobs.local_path(job.blob_key)
+    if not await ctx.blobs.exists(job.blob_key):
+        return JobStatus.FAILED, None, JobError(code="video_missing", detail="upload not found")
+    try:
+        result = await asyncio.to_thread(
+            ctx.analyze, path, view=job.view, progress=run.report, should_stop=run.should_stop
+        )
+    except Canceled as exc:
+        return JobStatus.CANCELED, None, JobError(code=exc.code, detail=exc.detail)
+    except KneecaveError as exc:
+        return JobStatus.FAILED, None, JobError(code=exc.code, detail=exc.detail)
+    except Exception:
+        log.exception("analysis crashed")
+        error = JobError(code="internal_error", detail="the analysis failed unexpectedly")
+        return JobStatus.FAILED, None, error
+    return JobStatus.SUCCEEDED, result, None
+
+
+async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
+    """Run one job to its end. Returns the job as this worker finished it, else None."""
+    job = await ctx.jobs.get(lease.job_id)
+    if job is None:
+        return None
+    with bind(job_id=job.id, tenant=job.tenant):
+        log.info("job started", extra={"attempt": job.attempts})
+        beat = asyncio.create_task(_heartbeat(ctx, lease, run))
+        try:
+            status, result, error = await _analyze(ctx, job, run)
+        finally:
+            beat.cancel()
+        if status is JobStatus.CANCELED and run.stop == "shutdown":
+            await ctx.jobs.release(lease)
+            log.info("job released for another worker (shutdown)")
+            return None
+        done = await ctx.jobs.finish(lease, status, result=result, error=error)
+        if done is None:
+            current = await ctx.jobs.get(lease.job_id)
+            if current is None or current.is_terminal:
+                await ctx.blobs.delete(job.blob_key)
+            log.info("job ended elsewhere", extra={"status": current and current.status})
+            return None
+        await ctx.blobs.delete(job.blob_key)
+        await _record(ctx, done)
+        log.info("job finished", extra={"status": done.status, "code": error and error.code})
+        return done
+
+
+async def _record(ctx: WorkerContext, job: Job) -> None:
+    duration = None
+    if job.started_at is not None and job.finished_at is not None:
+        duration = job.finished_at - job.started_at
+    frames = 0
+    if job.result is not None:
+        frames = int((job.result.get("video") or {}).get("frames") or 0)
+    code = job.error.code if job.error is not None else job.status.value
+    try:
+        await ctx.jobs.record_outcome(code, duration, frames)
+    except Exception:  # metrics must never fail a finished job
+        log.warning("could not record job stats", exc_info=True)

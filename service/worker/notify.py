@@ -1,0 +1,48 @@
+"""Signed webhook for a job that ended on its own (succeeded or failed), recorded on the job.
+
+Canceled jobs send none: the client asked for the cancel and already knows.
+Delivery is best effort after the job is stored: a worker that dies while
+retrying loses the remaining attempts (the result itself is safe).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from service.api.schemas import JobPublic
+from service.jobs.model import Job, JobStatus
+from service.logs import bind
+from service.webhooks import WebhookSender
+from service.worker.handler import WorkerContext
+
+log = logging.getLogger("kneecave.webhooks")
+
+
+async def notify(ctx: WorkerContext, job: Job) -> None:
+    if job.webhook_url is None or job.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return
+    s = ctx.settings
+    with bind(job_id=job.id, tenant=job.tenant):
+        secret = await ctx.keys.webhook_secret(job.tenant)
+        if secret is None:
+            log.warning("tenant has no webhook secret; webhook not sent")
+            return
+        sender = WebhookSender(
+            secret,
+            timeout_s=s.webhook_timeout_s,
+            max_attempts=s.webhook_max_attempts,
+            allow_private=s.webhook_allow_private,
+            backoff_s=s.webhook_backoff_s,
+        )
+        payload = JobPublic.of(job).model_dump(mode="json", exclude={"webhook_deliveries"})
+        attempts = await sender.deliver(
+            job.webhook_url,
+            msg_id=f"{job.id}.{job.status.value}",
+            event_type=f"job.{job.status.value}",
+            payload=payload,
+        )
+        await ctx.jobs.record_deliveries(job.id, [a.model_dump(mode="json") for a in attempts])
+        log.info(
+            "webhook delivered" if attempts and attempts[-1].ok else "webhook failed",
+            extra={"attempts": len(attempts)},
+        )

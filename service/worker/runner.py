@@ -1,0 +1,80 @@
+"""The worker loop: claim up to `concurrency` jobs, run each, drain on shutdown.
+
+Shutdown (SIGTERM): stop claiming at once; give running jobs `shutdown_grace_s`
+to finish; then ask them to stop and release them to the queue (no attempt
+spent), so another worker picks them up. Webhooks still in flight get the same
+grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from service.jobs.model import Lease
+from service.worker.handler import Run, WorkerContext, handle
+from service.worker.notify import notify
+
+log = logging.getLogger("kneecave.worker")
+
+
+class Worker:
+    def __init__(self, ctx: WorkerContext, concurrency: int) -> None:
+        self.ctx = ctx
+        self.concurrency = max(1, concurrency)
+        self.runs: dict[asyncio.Task[None], Run] = {}
+        self._webhooks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.ctx.settings
+        log.info(
+            "worker started", extra={"worker_id": self.ctx.worker_id, "slots": self.concurrency}
+        )
+        while not stop.is_set():
+            if len(self.runs) >= self.concurrency:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.2)
+                continue
+            try:
+                lease = await self.ctx.jobs.claim(self.ctx.worker_id, s.lease_s, s.poll_s)
+            except Exception:  # backend unreachable: back off, keep the process alive
+                log.warning("claim failed", exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2.0)
+                continue
+            if lease is not None:
+                self._start(lease)
+        await self._drain(s.shutdown_grace_s)
+
+    def _start(self, lease: Lease) -> None:
+        run = Run()
+        task = asyncio.create_task(self._process(lease, run), name=f"job-{lease.job_id}")
+        self.runs[task] = run
+        task.add_done_callback(self.runs.pop)
+
+    async def _process(self, lease: Lease, run: Run) -> None:
+        try:
+            done = await handle(self.ctx, lease, run)
+        except Exception:  # the lease lapses and the job is retried elsewhere
+            log.exception("job handling failed", extra={"job_id": lease.job_id})
+            return
+        if done is not None and done.webhook_url is not None:
+            task = asyncio.create_task(notify(self.ctx, done))
+            self._webhooks.add(task)
+            task.add_done_callback(self._webhooks.discard)
+
+    async def _drain(self, grace_s: float) -> None:
+        running = set(self.runs)
+        if running:
+            log.info("draining", extra={"running": len(running), "grace_s": grace_s})
+            _, pending = await asyncio.wait(running, timeout=grace_s)
+            for task in pending:
+                self.runs[task].stop = "shutdown"
+            if pending:
+                await asyncio.wait(pending)
+        if self._webhooks:
+            _, late = await asyncio.wait(set(self._webhooks), timeout=max(grace_s, 1.0))
+            for task in late:
+                task.cancel()
+        log.info("worker stopped", extra={"worker_id": self.ctx.worker_id})

@@ -1,0 +1,61 @@
+"""Our pose output per shared clip, computed once and cached in tests/.cache (git-ignored).
+
+``pose_keypoints(clip_id)`` runs the real PoseEngine on the clip the first time
+and saves the Keypoints to ``tests/.cache/<clip_id>-<key>.npz``, where the key
+hashes the model files' manifest sha256s and the engine version, so that any
+change to the models or to the pipeline recomputes it. Other test modules (the
+scorer's) use it to get real pose output cheaply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from functools import cache
+from pathlib import Path
+
+from service.config import Settings
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.pose import ENGINE_VERSION, PoseEngine
+from service.pipeline.pose.models import models_fingerprint
+from tests.clips import REPO, clip_path
+
+CACHE_DIR = REPO / "tests" / ".cache"
+_lock = threading.Lock()
+
+
+def _settings() -> Settings:
+    # Cached output must not depend on the machine's device or thread settings.
+    return Settings(device="cpu")
+
+
+def cache_key() -> str:
+    raw = f"{models_fingerprint(_settings())}:{ENGINE_VERSION}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:10]
+
+
+def cache_path(clip_id: str) -> Path:
+    return CACHE_DIR / f"{clip_id}-{cache_key()}.npz"
+
+
+@cache
+def _engine() -> PoseEngine:
+    return PoseEngine.from_settings(_settings())
+
+
+def pose_keypoints(clip_id: str) -> Keypoints:
+    """Our Keypoints for a shared clip (computed on first use, then read from the cache)."""
+    path = cache_path(clip_id)
+    if path.exists():
+        return Keypoints.load(path)
+    with _lock:  # one engine, one video at a time
+        if path.exists():
+            return Keypoints.load(path)
+        keypoints = _engine().process_video(clip_path(clip_id))
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            keypoints.save(fh)
+        tmp.replace(path)  # atomic: a concurrent reader never sees half a file
+    return keypoints

@@ -1,0 +1,245 @@
+"""One contract for every job backend (saq style): the same tests on SQLite and real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from service.errors import IdempotencyConflict
+from service.jobs.backends import Backends, open_backends
+from service.jobs.model import Job, JobError, JobStatus
+from service.tenants import authenticate, create_key, ensure_dev_key
+from tests.service_support import make_env
+
+pytestmark = pytest.mark.anyio
+
+LEASE_S = 0.3
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backends]:
+    with make_env(request.param, tmp_path) as env:
+        settings = env.settings().model_copy(
+            update={"max_attempts": 2, "result_retention_s": 0.5}
+        )
+        async with open_backends(settings) as b:
+            yield b
+
+
+def new_job(tenant: str = "acme", request_hash: str = "h1", key: str | None = None) -> Job:
+    now = time.time()
+    job_id = f"job_{uuid.uuid4().hex}"
+    return Job(
+        id=job_id,
+        tenant=tenant,
+        created_at=now,
+        updated_at=now,
+        blob_key=job_id,
+        request_hash=request_hash,
+        idempotency_key=key,
+    )
+
+
+async def test_submit_get_and_tenant_isolation(backends: Backends) -> None:
+    jobs = backends.jobs
+    job, created = await jobs.submit(new_job(), None)
+    assert created
+    assert (await jobs.get(job.id, "acme")) == job
+    assert await jobs.get(job.id, "other") is None
+    assert await jobs.cancel(job.id, "other") is None
+    assert await jobs.delete(job.id, "other") is None
+    assert await jobs.active_count("acme") == 1
+    assert (await jobs.status_counts())[JobStatus.QUEUED] == 1
+
+
+async def test_idempotency_same_body_same_job_other_body_conflict(backends: Backends) -> None:
+    jobs = backends.jobs
+    first, _ = await jobs.submit(new_job(key="k"), "k")
+    again, created = await jobs.submit(new_job(key="k"), "k")
+    assert (again.id, created) == (first.id, False)
+    with pytest.raises(IdempotencyConflict):
+        await jobs.submit(new_job(request_hash="h2", key="k"), "k")
+    other_tenant, created = await jobs.submit(new_job(tenant="beta", key="k"), "k")
+    assert created and other_tenant.id != first.id
+    # Deleting the job frees the key.
+    await jobs.delete(first.id, "acme")
+    fresh, created = await jobs.submit(new_job(request_hash="h2", key="k"), "k")
+    assert created and fresh.id != first.id
+
+
+async def test_claim_heartbeat_finish(backends: Backends) -> None:
+    jobs = backends.jobs
+    job, _ = await jobs.submit(new_job(), None)
+    lease = await jobs.claim("w1", LEASE_S, 1.0)
+    assert lease is not None and lease.job_id == job.id
+    assert await jobs.claim("w2", LEASE_S, 0.0) is None  # nothing else to do
+    beat = await jobs.heartbeat(lease, LEASE_S, 0.5)
+    assert beat is not None and beat.status is JobStatus.PROCESSING and beat.progress == 0.5
+    assert beat.attempts == 1
+    done = await jobs.finish(lease, JobStatus.SUCCEEDED, result={"rep_count": 1})
+    assert done is not None and done.status is JobStatus.SUCCEEDED and done.progress == 1.0
+    assert done.expires_at is not None and done.finished_at is not None
+    # Exactly one terminal state: a second write is refused and changes nothing.
+    assert await jobs.finish(lease, JobStatus.FAILED, error=JobError(code="x", detail="")) is None
+    assert (await jobs.get(job.id)) == done
+    assert await jobs.heartbeat(lease, LEASE_S, 0.9) is None
+    assert await jobs.active_count("acme") == 0
+
+
+async def test_canceled_while_queued_is_never_processed(backends: Backends) -> None:
+    jobs = backends.jobs
+    job, _ = await jobs.submit(new_job(), None)
+    canceled = await jobs.cancel(job.id, "acme")
+    assert canceled is not None and canceled.status is JobStatus.CANCELED
+    assert canceled.error is not None and canceled.error.code == "canceled"
+    assert await jobs.claim("w1", LEASE_S, 0.3) is None
+    assert (await jobs.cancel(job.id, "acme")) == canceled  # idempotent
+
+
+async def test_cancel_while_processing_stops_the_worker(backends: Backends) -> None:
+    jobs = backends.jobs
+    job, _ = await jobs.submit(new_job(), None)
+    lease = await jobs.claim("w1", LEASE_S, 1.0)
+    assert lease is not None
+    await jobs.cancel(job.id, "acme")
+    assert await jobs.heartbeat(lease, LEASE_S, 0.3) is None
+    assert await jobs.finish(lease, JobStatus.SUCCEEDED, result={}) is None
+    final = await jobs.get(job.id)
+    assert final is not None and final.status is JobStatus.CANCELED and final.result is None
+
+
+async def test_expired_lease_is_claimed_again_and_old_holder_is_refused(
+    backends: Backends,
+) -> None:
+    jobs = backends.jobs
+    job, _ = await jobs.submit(new_job(), None)
+    first = await jobs.claim("w1", LEASE_S, 1.0)
+    assert first is not None
+    assert await jobs.claim("w2", LEASE_S, 0.0) is None  # lease still valid
+    await asyncio.sleep(LEASE_S + 0.1)
+    second = await jobs.claim("w2", LEASE_S, 1.0)
+    assert second is not None and second.job_id == job.id and second.token != first.token
+    assert await jobs.heartbeat(first, LEASE_S, 0.5) is None
+    assert await jobs.finish(first, JobStatus.SUCCEEDED, result={}) is None
+    done = await jobs.finish(second, JobStatus.SUCCEEDED, result={"rep_count": 2})
+    assert done is not None and done.attempts == 2 and done.result == {"rep_count": 2}
+
+
+async def test_heartbeat_keeps_the_lease(backends: Backends) -> None:
+    jobs = backends.jobs
+    await jobs.submit(new_job(), None)
+    lease = await jobs.claim("w1", LEASE_S, 1.0)
+    assert lease is not None
+    for _ in range(4):
+        await asyncio.sleep(LEASE_S / 2)
+        assert await jobs.heartbeat(lease, LEASE_S, None) is not None
+    assert await jobs.claim("w2", LEASE_S, 0.0) is None
+
+
+async def test_worker_lost_after_max_attempts(backends: Backends) -> None:
+    jobs = backends.jobs  # max_attempts = 2
+    job, _ = await jobs.submit(new_job(), None)
+    for worker in ("w1", "w2"):
+        assert await jobs.claim(worker, LEASE_S, 1.0) is not None
+        await asyncio.sleep(LEASE_S + 0.1)
+    assert await jobs.claim("w3", LEASE_S, 0.3) is None
+    final = await jobs.get(job.id)
+    assert final is not None and final.status is JobStatus.FAILED
+    assert final.error is not None and final.error.code == "worker_lost"
+
+
+async def test_release_requeues_without_spending_an_attempt(backends: Backends) -> None:
+    jobs = backends.jobs
+    job, _ = await jobs.submit(new_job(), None)
+    lease = await jobs.claim("w1", LEASE_S, 1.0)
+    assert lease is not None
+    await jobs.release(lease)
+    queued = await jobs.get(job.id)
+    assert queued is not None and queued.status is JobStatus.QUEUED and queued.attempts == 0
+    again = await jobs.claim("w2", 10.0, 1.0)
+    assert again is not None and again.job_id == job.id
+
+
+async def test_list_pages_newest_first_and_delete(backends: Backends) -> None:
+    jobs = backends.jobs
+    ids = []
+    for _ in range(5):
+        job, _ = await jobs.submit(new_job(), None)
+        ids.append(job.id)
+        await asyncio.sleep(0.002)
+    page1 = await jobs.list_jobs("acme", 0, 3)
+    page2 = await jobs.list_jobs("acme", 3, 3)
+    assert [j.id for j in page1 + page2] == ids[::-1]
+    assert await jobs.list_jobs("beta", 0, 10) == []
+    deleted = await jobs.delete(ids[0], "acme")
+    assert deleted is not None
+    assert await jobs.get(ids[0]) is None
+    assert len(await jobs.list_jobs("acme", 0, 10)) == 4
+
+
+async def test_retention_expiry_and_purge(backends: Backends) -> None:
+    jobs = backends.jobs  # result_retention_s = 0.5
+    job, _ = await jobs.submit(new_job(), None)
+    lease = await jobs.claim("w1", LEASE_S, 1.0)
+    assert lease is not None
+    await jobs.finish(lease, JobStatus.SUCCEEDED, result={"rep_count": 1})
+    assert await jobs.expired() == []
+    await asyncio.sleep(0.6)
+    assert await jobs.expired() == [job.id]
+    await jobs.purge(job.id)
+    assert await jobs.get(job.id) is None
+    assert await jobs.expired() == []
+
+
+async def test_outcome_stats(backends: Backends) -> None:
+    jobs = backends.jobs
+    await jobs.record_outcome("succeeded", 3.0, 90)
+    await jobs.record_outcome("no_person", 1.0, 30)
+    stats = await jobs.stats()
+    assert stats["jobs_total:succeeded"] == 1 and stats["jobs_total:no_person"] == 1
+    assert stats["duration_count"] == 2 and stats["duration_sum"] == 4.0
+    assert stats["frames_total"] == 120 and stats["duration_bucket:5"] == 2
+    assert stats["duration_bucket:2"] == 1
+
+
+async def test_keys_hashed_authenticated_and_revoked(backends: Backends) -> None:
+    keys = backends.keys
+    new = await create_key(keys, "acme")
+    assert new.webhook_secret.startswith("whsec_")
+    assert await authenticate(keys, new.api_key) == "acme"
+    stored = await keys.get_key(new.key_id)
+    assert stored is not None and new.api_key.split("_", 2)[2] not in stored.hash
+    assert await authenticate(keys, new.api_key[:-1] + "x") is None
+    assert await authenticate(keys, "garbage") is None
+    second = await create_key(keys, "acme")  # same tenant keeps one webhook secret
+    assert second.webhook_secret == new.webhook_secret
+    assert await keys.webhook_secret("acme") == new.webhook_secret
+    assert await keys.revoke(new.key_id, time.time())
+    assert await authenticate(keys, new.api_key) is None
+    assert await authenticate(keys, second.api_key) == "acme"
+    assert await ensure_dev_key(keys) is None  # real keys exist: no dev key
+
+
+async def test_dev_key_replaced_until_real_keys_exist(backends: Backends) -> None:
+    first = await ensure_dev_key(backends.keys)
+    second = await ensure_dev_key(backends.keys)
+    assert first is not None and second is not None
+    assert await authenticate(backends.keys, first.api_key) is None
+    assert await authenticate(backends.keys, second.api_key) == "dev"
+
+
+async def test_rate_limiter(backends: Backends) -> None:
+    results = [await backends.rate.hit("acme", 3) for _ in range(4)]
+    assert results[:3] == [None, None, None]
+    assert results[3] is not None and 1 <= results[3] <= 60
+    assert await backends.rate.hit("beta", 3) is None

@@ -1,0 +1,54 @@
+"""Our pose output against MediaPipe 0.10.14's on every clip with a reference.
+
+The bar (issue 3): leg landmarks (23–32) within a median 2% of the torso length
+(shoulder midpoint to hip midpoint, from the reference, per frame) on frames
+where both found the person, and the same frames detected ≥ 95% of the time.
+Our output comes from tests/pose_cache.py, so each clip runs once per
+model/engine version.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.landmarks import L_HIP, L_SHOULDER, LEG, R_HIP, R_SHOULDER
+from tests.clips import clips_with_reference, reference_path
+from tests.pose_cache import pose_keypoints
+
+MAX_MEDIAN_LEG_ERROR = 0.02  # × torso length
+MIN_DETECTION_AGREEMENT = 0.95
+
+
+def leg_errors(ours: Keypoints, ref: Keypoints) -> np.ndarray:
+    """Per (frame, leg landmark) pixel distance ÷ the reference torso length, both detected."""
+    both = ours.detected & ref.detected
+    r = ref.landmarks[both]
+    torso = np.linalg.norm(
+        (r[:, L_SHOULDER, :2] + r[:, R_SHOULDER, :2]) / 2 - (r[:, L_HIP, :2] + r[:, R_HIP, :2]) / 2,
+        axis=1,
+    )
+    legs = list(LEG)
+    dist = np.linalg.norm(ours.landmarks[both][:, legs, :2] - r[:, legs, :2], axis=2)
+    return np.asarray(dist / torso[:, None])
+
+
+def test_reference_set_is_complete() -> None:
+    assert len(clips_with_reference()) >= 22
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("clip_id", clips_with_reference())
+def test_matches_mediapipe(clip_id: str) -> None:
+    ref = Keypoints.load(reference_path(clip_id))
+    ours = pose_keypoints(clip_id)
+    assert ours.frames == ref.frames
+    assert (ours.width, ours.height) == (ref.width, ref.height)
+    assert ours.fps == pytest.approx(ref.fps, rel=1e-3)
+    agreement = float((ours.detected == ref.detected).mean())
+    assert agreement >= MIN_DETECTION_AGREEMENT, f"detection agreement {agreement:.3f}"
+    err = leg_errors(ours, ref)
+    assert err.size, "no frame where both found the person"
+    median = float(np.median(err))
+    assert median <= MAX_MEDIAN_LEG_ERROR, f"median leg error {median:.4f} torso lengths"

@@ -1,0 +1,252 @@
+"""Scorer against synthetic keypoints with known truth (tests/synthetic.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.pipeline.scoring import SCORER_VERSION, score_keypoints
+from service.pipeline.scoring.knee import RATIO_KNOTS, SCORE_KNOTS, ratio_score, severity
+from tests.synthetic import RepSpec, make_squats, mirror, resample, transform
+
+GOOD = (-35.0, -35.0)  # knees pushed out over the toes
+CAVE = (15.0, 15.0)  # knees well inside
+
+
+def _expected_severity(ratio: float) -> str:
+    return severity(ratio_score(ratio))
+
+
+@pytest.mark.parametrize("fps", [10.0, 15.0, 24.0, 30.0, 50.0, 60.0])
+@pytest.mark.parametrize("n", [1, 3, 7])
+def test_rep_count_exact_across_frame_rates(fps: float, n: int) -> None:
+    kp, truth = make_squats([RepSpec()] * n, fps=fps, noise_px=1.5, seed=n)
+    res = score_keypoints(kp)
+    assert res.rep_count == truth.rep_count == n
+    assert res.view == "front"
+    for rep, b in zip(res.reps, truth.bottoms_s, strict=True):
+        assert abs(rep.bottom_s - b) <= 1.5 / fps + 0.05
+        assert rep.start_s < rep.bottom_s < rep.end_s
+
+
+def test_varying_speed_pauses_and_depths() -> None:
+    specs = [
+        RepSpec(down_s=0.6, up_s=0.5, drop=0.35),
+        RepSpec(down_s=3.0, up_s=2.5, pause_bottom_s=2.0, drop=0.6),  # slow, paused at the bottom
+        RepSpec(down_s=1.0, up_s=1.0, pause_top_s=4.0, drop=0.5),  # long pause at the top
+        RepSpec(down_s=4.0, up_s=4.0, drop=0.25),  # slow quarter squat
+    ]
+    kp, _truth = make_squats(specs, noise_px=2.0, seed=3)
+    res = score_keypoints(kp)
+    assert res.rep_count == 4
+    drops = [r.depth.hip_drop_leg for r in res.reps]
+    assert drops == pytest.approx([0.35, 0.6, 0.5, 0.25], abs=0.04)
+    # the pause at the top is not part of rep 3
+    assert res.reps[2].end_s - res.reps[2].start_s < 2.5
+
+
+def test_starting_mid_rep_counts_only_complete_reps() -> None:
+    specs = [RepSpec()] * 3
+    # lead-in 1 s + 1 s descent: start the clip at the bottom of rep 1 -> only its ascent is seen.
+    kp, truth = make_squats(specs, start_s=2.0, noise_px=1.0)
+    assert truth.rep_count == 2
+    assert score_keypoints(kp).rep_count == 2
+
+
+def test_ending_at_the_bottom_does_not_count() -> None:
+    kp, _ = make_squats([RepSpec()] * 3, tail_s=0.0, noise_px=1.0)
+    n_end = kp.frames - round(1.6 * 30)  # cut during the ascent... then the descent of rep 3
+    cut = type(kp).build(kp.landmarks[: n_end - 20], fps=kp.fps, width=kp.width, height=kp.height)
+    assert score_keypoints(cut).rep_count == 2
+
+
+def test_dropouts_and_gaps() -> None:
+    kp, _ = make_squats([RepSpec()] * 5, dropout=0.1, noise_px=1.0, seed=4)
+    assert score_keypoints(kp).rep_count == 5
+    # a 1.5 s hole while standing between reps 2 and 3: not bridged, no rep invented or lost
+    kp, _ = make_squats([RepSpec(pause_top_s=2.5)] * 4, gap=(7.9, 1.5), noise_px=1.0, seed=5)
+    res = score_keypoints(kp)
+    assert res.rep_count == 4
+
+
+def test_standing_still_is_not_a_squat() -> None:
+    kp, _ = make_squats([RepSpec(drop=0.05)] * 4, noise_px=2.0)
+    res = score_keypoints(kp)
+    assert res.rep_count == 0
+    assert res.reason is not None
+    assert "no squat" in res.reason
+    assert res.summary.knee_cave.score is None
+
+
+def test_no_person_at_all() -> None:
+    kp, _ = make_squats([RepSpec()], dropout=1.0)
+    res = score_keypoints(kp)
+    assert res.rep_count == 0
+    assert res.reason == "no person detected"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_fppa_within_half_a_degree(seed: int) -> None:
+    specs = [
+        RepSpec(fppa_mid=(10.0, -5.0), fppa_bottom=(20.0, 0.0), down_s=1.5, up_s=1.5),
+        RepSpec(
+            fppa_mid=(-15.0, 8.0),
+            fppa_bottom=(-40.0, 12.0),
+            down_s=1.5,
+            up_s=1.5,
+            pause_bottom_s=0.3,
+        ),
+    ]
+    kp, truth = make_squats(specs, noise_px=0.5, seed=seed)
+    res = score_keypoints(kp)
+    assert res.rep_count == 2
+    for rep, fm, fb in zip(res.reps, truth.fppa_mid, truth.fppa_bottom, strict=True):
+        kc = rep.knee_cave
+        assert kc.left is not None
+        assert kc.right is not None
+        assert kc.left.fppa_mid_deg == pytest.approx(fm[0], abs=0.5)
+        assert kc.right.fppa_mid_deg == pytest.approx(fm[1], abs=0.5)
+        assert kc.left.fppa_deg == pytest.approx(fb[0], abs=0.5)
+        assert kc.right.fppa_deg == pytest.approx(fb[1], abs=0.5)
+
+
+def test_fppa_exact_without_noise() -> None:
+    kp, _truth = make_squats([RepSpec(fppa_mid=(7.0, -3.0), fppa_bottom=(30.0, -60.0))])
+    kc = score_keypoints(kp).reps[0].knee_cave
+    assert kc.left is not None
+    assert kc.right is not None
+    assert kc.left.fppa_mid_deg == pytest.approx(7.0, abs=0.05)
+    assert kc.right.fppa_mid_deg == pytest.approx(-3.0, abs=0.05)
+    assert kc.left.fppa_deg == pytest.approx(30.0, abs=0.05)
+    assert kc.right.fppa_deg == pytest.approx(-60.0, abs=0.05)
+
+
+def test_ratios_and_severities_as_designed() -> None:
+    fppas = [-35.0, -10.0, -5.0, 10.0, 15.0, 25.0]
+    specs = [RepSpec(fppa_mid=(f, -35.0)) for f in fppas]
+    kp, truth = make_squats(specs, noise_px=1.0, seed=7)
+    res = score_keypoints(kp)
+    assert res.rep_count == len(fppas)
+    sev = []
+    for rep, ratio, kasr in zip(res.reps, truth.knee_toe_ratio_mid, truth.kasr_mid, strict=True):
+        kc = rep.knee_cave
+        assert kc.left is not None
+        assert kc.right is not None
+        assert kc.left.knee_toe_ratio_mid == pytest.approx(ratio[0], abs=0.03)
+        assert kc.kasr_mid == pytest.approx(kasr, abs=0.03)
+        assert kc.left.severity == _expected_severity(ratio[0])
+        assert kc.right.severity == "none"
+        assert kc.left.score is not None
+        assert kc.right.score is not None
+        if kc.left.score == kc.right.score:
+            assert kc.worse_side is None
+        else:
+            assert kc.worse_side == ("left" if kc.left.score < kc.right.score else "right")
+        sev.append(kc.left.severity)
+    # the designed path crosses every band, monotonically
+    assert sev == ["none", "mild", "mild", "moderate", "moderate", "severe"]
+    scores = [r.knee_cave.left.score for r in res.reps if r.knee_cave.left]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_score_mapping_is_monotone_and_documented() -> None:
+    ratios = np.linspace(0.0, 1.5, 151)
+    s = [ratio_score(float(r)) for r in ratios]
+    assert all(a >= b for a, b in zip(s[1:], s[:-1], strict=True))
+    assert ratio_score(RATIO_KNOTS[-1]) == SCORE_KNOTS[-1] == 100.0
+    assert severity(ratio_score(1.0)) == "none"
+    assert severity(ratio_score(0.3)) == "severe"
+
+
+def test_mirrored_video_swaps_sides() -> None:
+    specs = [RepSpec(fppa_mid=(15.0, -35.0)), RepSpec(fppa_mid=(-35.0, 5.0))]
+    kp, _ = make_squats(specs, noise_px=1.0, seed=9)
+    a, b = score_keypoints(kp), score_keypoints(mirror(kp))
+    assert a.rep_count == b.rep_count == 2
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        la, rgt = ra.knee_cave.left, ra.knee_cave.right
+        lb, rb_ = rb.knee_cave.left, rb.knee_cave.right
+        assert la is not None
+        assert rgt is not None
+        assert lb is not None
+        assert rb_ is not None
+        assert la.score == pytest.approx(rb_.score, abs=0.2)
+        assert rgt.score == pytest.approx(lb.score, abs=0.2)
+        assert la.fppa_mid_deg == pytest.approx(rb_.fppa_mid_deg, abs=0.01)
+        assert ra.knee_cave.worse_side != rb.knee_cave.worse_side
+    ga, gb = a.summary.asymmetry.knee_cave_points, b.summary.asymmetry.knee_cave_points
+    assert ga is not None
+    assert gb is not None
+    assert ga != 0
+    assert ga == pytest.approx(-gb, abs=0.3)
+
+
+@pytest.mark.parametrize("fps", [15.0, 60.0])
+def test_resampling_keeps_results(fps: float) -> None:
+    kp, _ = make_squats([RepSpec(fppa_mid=(10.0, -20.0))] * 3, noise_px=1.0)
+    a, b = score_keypoints(kp), score_keypoints(resample(kp, fps))
+    assert a.rep_count == b.rep_count == 3
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        assert ra.knee_cave.severity == rb.knee_cave.severity
+        assert ra.knee_cave.score == pytest.approx(rb.knee_cave.score, abs=5)
+
+
+def test_scale_and_translation_invariance() -> None:
+    kp, _ = make_squats([RepSpec(fppa_mid=(5.0, -20.0))] * 2, noise_px=1.0)
+    a = score_keypoints(kp)
+    b = score_keypoints(transform(kp, 0.4, 150.0, -80.0))
+    assert a.rep_count == b.rep_count
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        assert ra.knee_cave.severity == rb.knee_cave.severity
+        assert ra.knee_cave.score == pytest.approx(rb.knee_cave.score, abs=3)
+
+
+def test_side_view_reports_no_knee_cave_with_a_reason() -> None:
+    kp, _ = make_squats([RepSpec()] * 3, view="side", noise_px=1.0)
+    res = score_keypoints(kp)
+    assert res.rep_count == 3
+    assert res.view == "side"
+    for r in res.reps:
+        assert r.knee_cave.score is None
+        assert r.knee_cave.left is None
+        assert r.knee_cave.reason is not None
+        assert "side view" in r.knee_cave.reason
+    assert res.summary.knee_cave.score is None
+    assert res.summary.knee_cave.reason is not None
+
+
+def test_forced_view_overrides_geometry() -> None:
+    kp, _ = make_squats([RepSpec()] * 2, noise_px=1.0)
+    res = score_keypoints(kp, view="side")
+    assert res.view == "side"
+    assert all(r.knee_cave.score is None for r in res.reps)
+
+
+def test_trend_cues_and_exercises_follow_findings() -> None:
+    fppas = [-35.0, -30.0, -20.0, -10.0, 0.0, 10.0]  # later reps cave more
+    kp, _ = make_squats([RepSpec(fppa_mid=(f, f)) for f in fppas], noise_px=1.0)
+    res = score_keypoints(kp)
+    knee = res.summary.knee_cave
+    assert knee.later_reps_worse is True
+    assert knee.trend_per_rep is not None
+    assert knee.trend_per_rep < -2
+    assert knee.worst_rep == 6
+    ids = {c.id for c in res.summary.cues}
+    assert {"knees_out", "fatigue"} <= ids
+    ex = {e.id for e in res.summary.exercises}
+    assert {"banded_squat", "clamshells", "x_band_walk", "lateral_squat_walk"} <= ex
+    assert all("knee" in e.because for e in res.summary.exercises if e.id != "foot_ankle")
+
+    clean, _ = make_squats([RepSpec(fppa_mid=GOOD)] * 3, noise_px=1.0)
+    good = score_keypoints(clean)
+    assert good.summary.cues == []
+    assert good.summary.exercises == []
+    assert good.summary.knee_cave.severity == "none"
+
+
+def test_deterministic_and_versioned() -> None:
+    kp, _ = make_squats([RepSpec(fppa_mid=CAVE)] * 2, noise_px=1.0)
+    a = score_keypoints(kp).model_dump(exclude={"timings"})
+    b = score_keypoints(kp).model_dump(exclude={"timings"})
+    assert a == b
+    assert a["model"]["scorer"] == SCORER_VERSION

@@ -1,0 +1,186 @@
+"""The demo page (web/) in a real headless Chromium against a real `kneecave serve`.
+
+Needs the Debian packages `chromium` and `chromium-driver` (see .ci/run). The
+page is driven like a person would: type the key, pick the clip, press
+Analyse, wait for the table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.clips import clip_path
+from tests.service_support import Server, make_env
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+RESULT_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """One server for the module (starting it and loading the models is the slow part)."""
+    tmp = tmp_path_factory.mktemp("web")
+    with make_env("sqlite", tmp) as env:
+        key = env.create_key("web-test").api_key  # a real key: no dev key is printed
+        server = Server(env, tmp)
+        try:
+            yield server, key
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root in a container
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,1800",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path keeps Selenium Manager from trying to download one.
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver: WebDriver, name: str) -> None:
+    """For a human to look at; $TMP (or the system temp dir), never the repository."""
+    out = Path(os.environ.get("TMP") or os.environ.get("TMPDIR") or "/tmp")
+    driver.save_screenshot(str(out / f"kneecave-web-{name}.png"))
+
+
+def _submit(driver: WebDriver, server: Server, key: str, video: Path, view: str = "auto") -> None:
+    driver.get(f"{server.url}/")
+    key_input = driver.find_element(By.ID, "api-key")
+    key_input.clear()
+    key_input.send_keys(key)
+    Select(driver.find_element(By.ID, "view")).select_by_value(view)
+    driver.find_element(By.ID, "video").send_keys(str(video))
+    driver.find_element(By.ID, "submit").click()
+
+
+def _visible(driver: WebDriver, element_id: str) -> bool:
+    return bool(driver.find_element(By.ID, element_id).is_displayed())
+
+
+def _wait_for_result_or_error(driver: WebDriver, timeout: float = RESULT_TIMEOUT_S) -> None:
+    WebDriverWait(driver, timeout, poll_frequency=0.5).until(
+        lambda d: _visible(d, "result") or _visible(d, "error")
+    )
+
+
+def _error_text(driver: WebDriver) -> dict[str, str]:
+    return {
+        part: driver.find_element(By.ID, f"error-{part}").text for part in ("title", "detail", "code")
+    }
+
+
+def test_page_is_served_next_to_the_api(served: tuple[Server, str]) -> None:
+    server, _ = served
+    page = httpx.get(f"{server.url}/", timeout=10)
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    assert 'id="upload-form"' in page.text
+    for asset in ("app.js", "style.css"):
+        assert httpx.get(f"{server.url}/{asset}", timeout=10).status_code == 200
+    # The API keeps its own routes and its problem+json 404s.
+    assert httpx.get(f"{server.url}/healthz", timeout=10).json()["status"] == "ok"
+    missing = httpx.get(f"{server.url}/v1/nothing-here", timeout=10)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser: WebDriver) -> None:
+    server, key = served
+    _submit(browser, server, key, clip_path("front_overhead_squat_good_7052"))
+    _wait_for_result_or_error(browser)
+    _screenshot(browser, "result")
+    assert not _visible(browser, "error"), _error_text(browser)
+
+    # The page keeps the job id in the URL; the API's own answer is the reference.
+    job_id = browser.execute_script("return location.hash").removeprefix("#job=")
+    with server.client(key) as api:
+        job: dict[str, Any] = api.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "succeeded", job
+    result = job["result"]
+    assert result["rep_count"] >= 1
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "#reps tbody tr")
+    assert len(rows) == result["rep_count"]
+    assert [r.find_element(By.TAG_NAME, "th").text for r in rows] == [
+        str(rep["index"]) for rep in result["reps"]
+    ]
+    first = result["reps"][0]["knee_cave"]
+    cells = rows[0].find_elements(By.TAG_NAME, "td")
+    # td[2] is the left knee: its score and severity as the API reported them.
+    assert cells[2].text.split() == [f"{first['left']['score']:.0f}", first["left"]["severity"]]
+    # One point per scored rep in each side's hand-drawn SVG plot.
+    for side in ("left", "right"):
+        scored = [r for r in result["reps"] if (r["knee_cave"][side] or {}).get("score") is not None]
+        points = browser.find_elements(By.CSS_SELECTOR, f"#plot-{side} svg circle.point")
+        assert len(points) == len(scored)
+    assert browser.find_element(By.ID, "progress").get_attribute("value") == "1"
+
+    # No CSP violation or script error on the way (failed loads of our own data
+    # would show here too).
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []
+
+    # The key is remembered across a reload, and the job is picked up again from the URL.
+    browser.refresh()
+    assert browser.find_element(By.ID, "api-key").get_attribute("value") == key
+    _wait_for_result_or_error(browser, timeout=30)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#reps tbody tr")) == result["rep_count"]
+
+
+def test_non_video_upload_shows_the_problem_title(
+    served: tuple[Server, str], browser: WebDriver, tmp_path: Path
+) -> None:
+    server, key = served
+    not_video = tmp_path / "squat-notes.txt"
+    not_video.write_text("3 x 10 goblet squats, knees caved on the last two\n" * 20)
+    with server.client(key) as api, not_video.open("rb") as f:
+        expected = api.post("/v1/jobs", files={"video": (not_video.name, f, "video/mp4")})
+    assert expected.status_code == 415
+
+    _submit(browser, server, key, not_video)
+    _wait_for_result_or_error(browser, timeout=30)
+    _screenshot(browser, "error")
+    assert _visible(browser, "error")
+    assert not _visible(browser, "result")
+    shown = _error_text(browser)
+    problem = expected.json()
+    assert shown == {"title": problem["title"], "detail": problem["detail"], "code": problem["code"]}
+
+
+def test_wrong_key_shows_unauthorized(served: tuple[Server, str], browser: WebDriver) -> None:
+    server, _ = served
+    _submit(browser, server, "kc_000000000000_not-a-real-key", clip_path("front_overhead_squat_good_7052"))
+    _wait_for_result_or_error(browser, timeout=30)
+    assert _visible(browser, "error")
+    assert browser.find_element(By.ID, "error-code").text == "unauthorized"

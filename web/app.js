@@ -1,0 +1,650 @@
+// kneecave demo page: upload a squat video, follow the job, show the per-rep result.
+// Plain browser JavaScript, no build step and no libraries (the page must work offline,
+// served by the API itself). Server data is only ever inserted with textContent or as
+// SVG attributes, never as HTML.
+"use strict";
+
+(() => {
+  const KEY_STORAGE = "kneecave.apiKey";
+  const TERMINAL = new Set(["succeeded", "failed", "canceled"]);
+  // Mirrors SEVERITY_BANDS in service/pipeline/scoring/knee.py (score >= edge → band).
+  const BANDS = [
+    { min: 85, max: 100, name: "none" },
+    { min: 60, max: 85, name: "mild" },
+    { min: 35, max: 60, name: "moderate" },
+    { min: 0, max: 35, name: "severe" },
+  ];
+  const DEFAULT_RETRY_S = 2;
+  const MAX_NETWORK_RETRIES = 5;
+  const SVG_NS = "http://www.w3.org/2000/svg";
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    form: $("upload-form"),
+    key: $("api-key"),
+    forget: $("forget-key"),
+    video: $("video"),
+    view: $("view"),
+    submit: $("submit"),
+    cancel: $("cancel"),
+    progress: $("progress"),
+    statusText: $("status-text"),
+    jobId: $("job-id"),
+    live: $("live"),
+    error: $("error"),
+    errorTitle: $("error-title"),
+    errorDetail: $("error-detail"),
+    errorCode: $("error-code"),
+    errorFields: $("error-fields"),
+    result: $("result"),
+    resultHeading: $("result-heading"),
+    overview: $("overview"),
+    notes: $("notes"),
+    repsBody: document.querySelector("#reps tbody"),
+    reasons: $("reasons"),
+    plotLeft: $("plot-left"),
+    plotRight: $("plot-right"),
+    cues: $("cues"),
+    exercises: $("exercises"),
+    raw: $("raw"),
+  };
+
+  // One job followed at a time; a new upload abandons the previous poll loop.
+  const state = { jobId: null, timer: null, generation: 0, lastStatus: null };
+
+  // ---------------------------------------------------------------- small helpers
+
+  function make(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  const fmt = (v, digits = 0) => (isNum(v) ? v.toFixed(digits) : "—");
+  const pct = (v) => (isNum(v) ? `${Math.round(v * 100)}%` : "—");
+
+  function retryAfterSeconds(value) {
+    // Retry-After is delta-seconds or an HTTP date; clamp so a bad value cannot stall or spin.
+    if (!value) return DEFAULT_RETRY_S;
+    let s = Number(value);
+    if (!Number.isFinite(s)) {
+      const at = Date.parse(value);
+      s = Number.isNaN(at) ? DEFAULT_RETRY_S : (at - Date.now()) / 1000;
+    }
+    return Math.min(Math.max(s, 0.5), 60);
+  }
+
+  function authHeaders() {
+    return { Authorization: `Bearer ${el.key.value.trim()}` };
+  }
+
+  function announce(text) {
+    el.live.textContent = text;
+  }
+
+  // ---------------------------------------------------------------- status and errors
+
+  function setProgress(fraction, text) {
+    if (fraction === null) {
+      el.progress.removeAttribute("value"); // indeterminate: waiting, no figure to show
+      el.progress.textContent = "";
+    } else {
+      el.progress.value = Math.min(Math.max(fraction, 0), 1);
+      el.progress.textContent = pct(fraction);
+    }
+    el.statusText.textContent = text;
+  }
+
+  function clearError() {
+    el.error.hidden = true;
+    el.errorTitle.textContent = "";
+    el.errorDetail.textContent = "";
+    el.errorCode.textContent = "";
+    el.errorFields.replaceChildren();
+  }
+
+  function showError({ title, detail, code, errors }) {
+    el.errorTitle.textContent = title || "Something went wrong";
+    el.errorDetail.textContent = detail || "";
+    el.errorCode.textContent = code || "—";
+    el.errorFields.replaceChildren(
+      ...(Array.isArray(errors) ? errors : []).map((e) =>
+        make("li", `${(e.loc || []).join(".")}: ${e.msg || ""}`),
+      ),
+    );
+    el.error.hidden = false;
+  }
+
+  // An error response: RFC 9457 problem+json from the API, anything else from a proxy.
+  function problemFrom(status, bodyText) {
+    let body = null;
+    try {
+      body = JSON.parse(bodyText);
+    } catch {
+      body = null;
+    }
+    if (body && typeof body === "object" && body.title) {
+      return { title: body.title, detail: body.detail, code: body.code, errors: body.errors };
+    }
+    const detail = (bodyText || "").trim().slice(0, 300);
+    return { title: `HTTP ${status}`, detail: detail || "the server sent no details", code: null };
+  }
+
+  function setBusy(busy) {
+    el.submit.disabled = busy;
+    el.form.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  function stopPolling() {
+    state.generation += 1; // any in-flight poll sees a stale generation and stops
+    if (state.timer !== null) clearTimeout(state.timer);
+    state.timer = null;
+    el.cancel.disabled = true;
+  }
+
+  // ---------------------------------------------------------------- submit and poll
+
+  function submitJob(event) {
+    event.preventDefault();
+    clearError();
+    const key = el.key.value.trim();
+    const file = el.video.files && el.video.files[0];
+    if (!key) {
+      showError({ title: "API key missing", detail: "Enter the API key for your tenant." });
+      el.key.focus();
+      return;
+    }
+    if (!file) {
+      showError({ title: "No video chosen", detail: "Choose a squat video to analyse." });
+      el.video.focus();
+      return;
+    }
+    localStorage.setItem(KEY_STORAGE, key);
+    stopPolling();
+    el.result.hidden = true;
+    state.jobId = null;
+    state.lastStatus = null;
+    el.jobId.textContent = "";
+
+    const body = new FormData();
+    body.append("view", el.view.value);
+    body.append("video", file, file.name);
+
+    // XMLHttpRequest rather than fetch: it reports upload progress, which matters for
+    // phone videos of tens of megabytes on a slow uplink.
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "v1/jobs");
+    try {
+      xhr.setRequestHeader("Authorization", authHeaders().Authorization);
+    } catch {
+      showError({ title: "Invalid API key", detail: "The key contains characters a header cannot carry." });
+      return;
+    }
+    xhr.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) {
+        const f = e.loaded / e.total;
+        setProgress(f, `Uploading… ${pct(f)}`);
+      }
+    });
+    xhr.addEventListener("load", () => {
+      setBusy(false);
+      if (xhr.status === 202 || xhr.status === 200) {
+        let job;
+        try {
+          job = JSON.parse(xhr.responseText);
+        } catch {
+          showError({ title: "Unexpected response", detail: "The job response was not JSON." });
+          setProgress(0, "Upload failed.");
+          return;
+        }
+        followJob(job.id, retryAfterSeconds(xhr.getResponseHeader("Retry-After")));
+        renderJobStatus(job);
+      } else {
+        setProgress(0, "Upload refused.");
+        showError(problemFrom(xhr.status, xhr.responseText));
+        announce("Upload refused.");
+      }
+    });
+    xhr.addEventListener("error", () => {
+      setBusy(false);
+      setProgress(0, "Upload failed.");
+      showError({ title: "Network error", detail: "The server could not be reached.", code: null });
+    });
+    setBusy(true);
+    setProgress(0, "Uploading… 0%");
+    announce("Uploading the video.");
+    xhr.send(body);
+  }
+
+  function followJob(jobId, firstDelayS) {
+    stopPolling();
+    state.jobId = jobId;
+    el.jobId.textContent = `Job ${jobId}`;
+    el.cancel.disabled = false;
+    // The hash lets a reload (or a bookmark) pick the job up again.
+    history.replaceState(null, "", `#job=${encodeURIComponent(jobId)}`);
+    const generation = state.generation;
+    let failures = 0;
+
+    const schedule = (delayS) => {
+      state.timer = setTimeout(poll, delayS * 1000);
+    };
+
+    async function poll() {
+      if (generation !== state.generation) return;
+      let response;
+      let text;
+      try {
+        response = await fetch(`v1/jobs/${encodeURIComponent(jobId)}`, {
+          headers: authHeaders(),
+          cache: "no-store",
+        });
+        text = await response.text();
+      } catch {
+        if (generation !== state.generation) return;
+        failures += 1;
+        if (failures > MAX_NETWORK_RETRIES) {
+          showError({ title: "Network error", detail: "Lost contact with the server.", code: null });
+          el.cancel.disabled = true;
+          return;
+        }
+        el.statusText.textContent = `Connection lost, retrying (${failures}/${MAX_NETWORK_RETRIES})…`;
+        schedule(DEFAULT_RETRY_S * 2 ** failures);
+        return;
+      }
+      if (generation !== state.generation) return;
+      failures = 0;
+      const retry = retryAfterSeconds(response.headers.get("Retry-After"));
+      if (response.status === 429 || response.status === 503) {
+        el.statusText.textContent = `Server busy, checking again in ${Math.ceil(retry)} s…`;
+        schedule(retry);
+        return;
+      }
+      if (!response.ok) {
+        el.cancel.disabled = true;
+        showError(problemFrom(response.status, text));
+        setProgress(0, "Could not read the job.");
+        return;
+      }
+      const job = JSON.parse(text);
+      renderJobStatus(job);
+      if (TERMINAL.has(job.status)) {
+        el.cancel.disabled = true;
+        finishJob(job);
+      } else {
+        schedule(retry);
+      }
+    }
+
+    schedule(firstDelayS);
+  }
+
+  function renderJobStatus(job) {
+    const status = job.status;
+    if (status === "queued") {
+      setProgress(null, "Queued — waiting for a worker…");
+    } else if (status === "processing") {
+      setProgress(job.progress || 0, `Analysing… ${pct(job.progress || 0)}`);
+    } else if (status === "succeeded") {
+      setProgress(1, "Done.");
+    } else if (status === "failed") {
+      setProgress(0, "Analysis failed.");
+    } else if (status === "canceled") {
+      setProgress(0, "Canceled.");
+    }
+    // Announce changes of status, not every percent (screen readers would chatter).
+    if (status !== state.lastStatus) {
+      state.lastStatus = status;
+      announce(el.statusText.textContent);
+    }
+  }
+
+  function finishJob(job) {
+    if (job.status === "succeeded" && job.result) {
+      renderResult(job.result);
+    } else if (job.status === "failed") {
+      const err = job.error || {};
+      showError({ title: "Analysis failed", detail: err.detail, code: err.code });
+    }
+  }
+
+  async function cancelJob() {
+    if (!state.jobId) return;
+    el.cancel.disabled = true;
+    const jobId = state.jobId;
+    try {
+      const response = await fetch(`v1/jobs/${encodeURIComponent(jobId)}/cancel`, {
+        method: "POST",
+        headers: authHeaders(),
+      });
+      const text = await response.text();
+      if (!response.ok) {
+        showError(problemFrom(response.status, text));
+        return;
+      }
+      const job = JSON.parse(text);
+      renderJobStatus(job);
+      if (TERMINAL.has(job.status)) {
+        stopPolling();
+        finishJob(job);
+      }
+    } catch {
+      showError({ title: "Network error", detail: "The cancel request did not reach the server." });
+    }
+  }
+
+  // ---------------------------------------------------------------- result rendering
+
+  // Null metrics show why: each distinct reason becomes a numbered note under the table.
+  class Reasons {
+    constructor() {
+      this.index = new Map();
+    }
+
+    cell(reason) {
+      const text = reason || "not measured in this rep";
+      if (!this.index.has(text)) this.index.set(text, this.index.size + 1);
+      const n = this.index.get(text);
+      const span = make("span", "n/a", "na");
+      const sup = make("sup");
+      const link = make("a", n);
+      link.href = `#reason-${n}`;
+      link.setAttribute("aria-label", `not available: ${text}`);
+      sup.append(link);
+      span.append(sup);
+      return span;
+    }
+
+    render(list) {
+      list.replaceChildren(
+        ...[...this.index].map(([text, n]) => {
+          const li = make("li", text);
+          li.id = `reason-${n}`;
+          li.value = n;
+          return li;
+        }),
+      );
+      list.hidden = this.index.size === 0;
+    }
+  }
+
+  function badge(severity) {
+    return make("span", severity, `badge sev-${severity}`);
+  }
+
+  function scoreCell(score, severity) {
+    const frag = document.createDocumentFragment();
+    frag.append(make("span", fmt(score), "score"));
+    if (severity) frag.append(" ", badge(severity));
+    return frag;
+  }
+
+  function kneeCell(rep, side, reasons) {
+    const kc = rep.knee_cave;
+    if (!kc) return reasons.cell("knee cave not reported");
+    const s = kc[side];
+    if (!s) return reasons.cell(kc.reason || `${side} leg not visible at mid-depth`);
+    if (!isNum(s.score)) return reasons.cell(kc.reason);
+    return scoreCell(s.score, s.severity);
+  }
+
+  function fppaCell(rep, side, reasons) {
+    const kc = rep.knee_cave;
+    const s = kc && kc[side];
+    if (!s || !isNum(s.fppa_deg)) return reasons.cell((kc && kc.reason) || null);
+    const span = make("span", `${fmt(s.fppa_deg)}°`);
+    span.title = "2D frontal-plane projection angle at the bottom, valgus positive. "
+      + "Dominated by thigh foreshortening in a deep squat: reported, not graded.";
+    return span;
+  }
+
+  function ankleCell(rep, side, reasons) {
+    const an = rep.ankle;
+    if (!an) return reasons.cell("ankle not reported");
+    const s = an[side];
+    if (!s) return reasons.cell(an.reason || `${side} foot not visible`);
+    if (!isNum(s.score)) return reasons.cell(an.reason);
+    const frag = document.createDocumentFragment();
+    frag.append(make("span", fmt(s.score), "score"));
+    // One proxy figure under the score: shank tilt from the front, heel lift from the side.
+    if (isNum(s.shank_tilt_change_deg)) {
+      frag.append(make("small", `shank tilt Δ ${fmt(s.shank_tilt_change_deg)}°`, "proxy"));
+    } else if (isNum(s.heel_lift_leg)) {
+      frag.append(make("small", `heel lift ${fmt(s.heel_lift_leg, 3)} leg`, "proxy"));
+    }
+    return frag;
+  }
+
+  function depthCell(depth) {
+    if (!depth) return make("span", "—");
+    const frag = document.createDocumentFragment();
+    const main = make("span", `hip drop ${fmt(depth.hip_drop_leg, 2)}`);
+    main.title = "Pelvis drop from standing to the bottom, in leg lengths.";
+    frag.append(main);
+    const extra = [];
+    if (depth.below_parallel === true) extra.push("below parallel");
+    if (depth.below_parallel === false) extra.push("above parallel");
+    if (isNum(depth.knee_flexion_deg)) extra.push(`knee ${fmt(depth.knee_flexion_deg)}°`);
+    if (extra.length) frag.append(make("small", extra.join(" · "), "proxy"));
+    return frag;
+  }
+
+  function row(rep, reasons) {
+    const tr = make("tr");
+    const th = make("th", rep.index);
+    th.scope = "row";
+    tr.append(th);
+    const cells = [
+      make("span", `${fmt(rep.start_s, 2)} / ${fmt(rep.bottom_s, 2)} / ${fmt(rep.end_s, 2)}`),
+      depthCell(rep.depth),
+      kneeCell(rep, "left", reasons),
+      kneeCell(rep, "right", reasons),
+      fppaCell(rep, "left", reasons),
+      fppaCell(rep, "right", reasons),
+      ankleCell(rep, "left", reasons),
+      ankleCell(rep, "right", reasons),
+      make("span", pct(rep.confidence)),
+    ];
+    for (const content of cells) {
+      const td = make("td");
+      td.append(content);
+      tr.append(td);
+    }
+    return tr;
+  }
+
+  function overviewItem(term, value) {
+    // A <div> per term/value pair (valid in <dl>) keeps each pair together in the grid.
+    const pair = make("div");
+    pair.append(make("dt", term));
+    const dd = make("dd");
+    dd.append(value);
+    pair.append(dd);
+    return pair;
+  }
+
+  function summaryValue(metric, withSeverity) {
+    if (!metric || !isNum(metric.score)) {
+      return make("span", `n/a — ${(metric && metric.reason) || "no rep could be scored"}`, "na");
+    }
+    const frag = document.createDocumentFragment();
+    frag.append(make("span", `${fmt(metric.score)} / 100`, "score"));
+    if (withSeverity && metric.severity) frag.append(" ", badge(metric.severity));
+    if (metric.later_reps_worse) frag.append(make("small", " later reps worse", "proxy"));
+    return frag;
+  }
+
+  function renderOverview(r) {
+    const v = r.video || {};
+    const s = r.summary || {};
+    const asym = s.asymmetry || {};
+    const items = [
+      overviewItem("Reps", make("span", r.rep_count, "score")),
+      overviewItem("View", make("span", `${r.view}${r.view_changes ? " (changes between reps)" : ""}`)),
+      overviewItem("Confidence", make("span", pct(r.confidence))),
+      overviewItem("Video", make("span",
+        `${v.width}×${v.height}, ${fmt(v.fps, 1)} fps, ${fmt(v.duration_s, 1)} s`)),
+      overviewItem("Knee cave", summaryValue(s.knee_cave, true)),
+      overviewItem("Ankle", summaryValue(s.ankle, false)),
+      overviewItem("Worse side", make("span",
+        asym.worse_side ? `${asym.worse_side} (${fmt(Math.abs(asym.knee_cave_points))} points)`
+          : "no clear asymmetry")),
+    ];
+    el.overview.replaceChildren(...items);
+  }
+
+  function renderAdvice(list, items, emptyText) {
+    if (!items || items.length === 0) {
+      list.replaceChildren(make("li", emptyText, "muted"));
+      return;
+    }
+    list.replaceChildren(
+      ...items.map((a) => {
+        const li = make("li");
+        li.append(make("span", a.text));
+        if (a.because) li.append(make("small", `because: ${a.because}`, "because"));
+        return li;
+      }),
+    );
+  }
+
+  function renderPlot(container, reps, side) {
+    const W = 320;
+    const H = 170;
+    const m = { l: 34, r: 12, t: 10, b: 30 };
+    const pw = W - m.l - m.r;
+    const ph = H - m.t - m.b;
+    const points = reps.map((rep) => {
+      const s = rep.knee_cave && rep.knee_cave[side];
+      return { rep: rep.index, score: s && isNum(s.score) ? s.score : null, sev: s && s.severity };
+    });
+    const scored = points.filter((p) => p.score !== null);
+    const titleId = `${container.id}-title`;
+    const descId = `${container.id}-desc`;
+    const root = svg("svg", {
+      viewBox: `0 0 ${W} ${H}`,
+      role: "img",
+      "aria-labelledby": `${titleId} ${descId}`,
+      class: "plot-svg",
+    });
+    root.append(svg("title", { id: titleId }, `${side} knee-cave score per rep`));
+    const desc = scored.length
+      ? points.map((p) => `rep ${p.rep}: ${p.score === null ? "n/a" : fmt(p.score)}`).join(", ")
+      : "no rep could be scored for this side";
+    root.append(svg("desc", { id: descId }, desc));
+
+    const n = Math.max(points.length, 1);
+    const x = (i) => m.l + (n === 1 ? pw / 2 : (i * pw) / (n - 1));
+    const y = (score) => m.t + ph * (1 - score / 100);
+
+    for (const band of BANDS) {
+      root.append(svg("rect", {
+        x: m.l, y: y(band.max), width: pw, height: y(band.min) - y(band.max),
+        class: `band sev-${band.name}`,
+      }));
+    }
+    for (const tick of [0, 35, 60, 85, 100]) {
+      root.append(svg("line", { x1: m.l, x2: m.l + pw, y1: y(tick), y2: y(tick), class: "grid" }));
+      root.append(svg("text", { x: m.l - 5, y: y(tick) + 3.5, class: "tick", "text-anchor": "end" }, tick));
+    }
+    // Label every rep up to 12, then thin the labels so they never overlap.
+    const step = Math.ceil(points.length / 12) || 1;
+    points.forEach((p, i) => {
+      if (i % step === 0 || i === points.length - 1) {
+        root.append(svg("text", { x: x(i), y: H - m.b + 14, class: "tick", "text-anchor": "middle" }, p.rep));
+      }
+    });
+    root.append(svg("text", { x: m.l + pw / 2, y: H - 3, class: "axis", "text-anchor": "middle" }, "rep"));
+
+    if (!scored.length) {
+      root.append(svg("text", { x: m.l + pw / 2, y: m.t + ph / 2, class: "empty", "text-anchor": "middle" },
+        "no scores for this side"));
+    }
+    // The line breaks where a rep has no score: a gap is honest, interpolation is not.
+    let d = "";
+    let pen = false;
+    points.forEach((p, i) => {
+      if (p.score === null) {
+        pen = false;
+        return;
+      }
+      d += `${pen ? "L" : "M"}${x(i).toFixed(1)},${y(p.score).toFixed(1)} `;
+      pen = true;
+    });
+    if (d) root.append(svg("path", { d: d.trim(), class: "series" }));
+    points.forEach((p, i) => {
+      if (p.score === null) return;
+      const c = svg("circle", { cx: x(i), cy: y(p.score), r: 4, class: `point sev-${p.sev || "none"}` });
+      c.append(svg("title", {}, `rep ${p.rep}: ${fmt(p.score)} (${p.sev || "n/a"})`));
+      root.append(c);
+    });
+    container.replaceChildren(root);
+  }
+
+  function renderResult(r) {
+    renderOverview(r);
+    const notes = [...(r.notes || [])];
+    if (r.reason) notes.unshift(r.reason);
+    el.notes.replaceChildren(...notes.map((t) => make("li", t)));
+    el.notes.hidden = notes.length === 0;
+
+    const reasons = new Reasons();
+    const reps = r.reps || [];
+    el.repsBody.replaceChildren(...reps.map((rep) => row(rep, reasons)));
+    if (reps.length === 0) {
+      const tr = make("tr");
+      const td = make("td", r.reason || "No reps found.", "muted");
+      td.colSpan = 10;
+      tr.append(td);
+      el.repsBody.append(tr);
+    }
+    reasons.render(el.reasons);
+
+    renderPlot(el.plotLeft, reps, "left");
+    renderPlot(el.plotRight, reps, "right");
+    const s = r.summary || {};
+    renderAdvice(el.cues, s.cues, "No cue needed: nothing to correct was found.");
+    renderAdvice(el.exercises, s.exercises, "No corrective exercise suggested.");
+    el.raw.textContent = JSON.stringify(r, null, 2);
+
+    el.result.hidden = false;
+    announce(`Result ready: ${r.rep_count} reps.`);
+    el.resultHeading.focus();
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function init() {
+    el.key.value = localStorage.getItem(KEY_STORAGE) || "";
+    el.key.addEventListener("change", () => {
+      const key = el.key.value.trim();
+      if (key) localStorage.setItem(KEY_STORAGE, key);
+      else localStorage.removeItem(KEY_STORAGE);
+    });
+    el.forget.addEventListener("click", () => {
+      localStorage.removeItem(KEY_STORAGE);
+      el.key.value = "";
+      el.key.focus();
+    });
+    el.form.addEventListener("submit", submitJob);
+    el.cancel.addEventListener("click", cancelJob);
+
+    // Reopened with #job=…: pick the job up again (same key needed: jobs are per tenant).
+    const match = /^#job=([\w-]+)$/.exec(location.hash);
+    if (match && el.key.value.trim()) {
+      setProgress(null, "Loading the job…");
+      followJob(decodeURIComponent(match[1]), 0);
+    }
+  }
+
+  init();
+})();
