@@ -144,13 +144,17 @@ def main() -> int:
             ours_fps.append(n / secs)
             m, msecs = run_mediapipe(video, mp_out)
             mp_fps.append(m / msecs)
-            print(f"run {i + 1}: ours {n / secs:6.1f} frames/s   mediapipe {m / msecs:6.1f} frames/s")
+            print(
+                f"run {i + 1}: ours {n / secs:6.1f} frames/s   mediapipe {m / msecs:6.1f} frames/s"
+            )
         med, p90 = leg_agreement(ours_xy, np.load(mp_out))
 
     cpus = os.cpu_count()
     ratio = statistics.median(ours_fps) / statistics.median(mp_fps)
-    print(f"\nclip: {video.name} ({n} frames); device {settings.device}, "
-          f"ORT threads {settings.threads or 'all'}, batch {settings.batch_size}; {cpus} CPUs")
+    print(
+        f"\nclip: {video.name} ({n} frames); device {settings.device}, "
+        f"ORT threads {settings.threads or 'all'}, batch {settings.batch_size}; {cpus} CPUs"
+    )
     print(f"ours      median {statistics.median(ours_fps):6.1f} frames/s")
     print(f"mediapipe median {statistics.median(mp_fps):6.1f} frames/s")
     print(f"speed-up  {ratio:.2f}x")

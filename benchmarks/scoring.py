@@ -208,14 +208,14 @@ def loop_measures(kp: Keypoints) -> dict[str, list[float]]:
         lg = leg[t]
         height.append(((la[1] + ra[1]) / 2 - (lh[1] + rh[1]) / 2) / lg)
         yaws = []
-        for (a, b, breadth), (ja, jb) in zip(
+        for (pa, pb, breadth), (ja, jb) in zip(
             ((ls, rs, 0.45), (lh, rh, 0.30)), ((11, 12), (23, 24)), strict=True
         ):
-            w = abs(a[0] - b[0]) / lg
+            w = abs(pa[0] - pb[0]) / lg
             yaws.append(math.degrees(math.acos(min(1.0, w / breadth))))
             za, zb = zs[ja][t], zs[jb][t]
             if za is not None and zb is not None:
-                yaws.append(_yaw_pair(a[0] - b[0], za - zb))
+                yaws.append(_yaw_pair(pa[0] - pb[0], za - zb))
             wa, wb = kp.world[t, ja], kp.world[t, jb]
             if not (_nan(float(wa[0])) or _nan(float(wb[0]))):
                 yaws.append(_yaw_pair(float(wa[0] - wb[0]), float(wa[2] - wb[2])))

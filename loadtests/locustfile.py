@@ -19,6 +19,8 @@ Configuration (environment):
                         `failed: no_person` quickly; pass a real clip to load the
                         pose pipeline)
   KNEECAVE_LOAD_JOB_TIMEOUT_S   give up polling one job after this long (default 300)
+  KNEECAVE_LOAD_THINK   multiplies every user's think time (default 1; 0 = back to back,
+                        to find where the server saturates rather than model real users)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from locust.env import Environment
 API_KEY = os.environ.get("KNEECAVE_API_KEY", "")
 DEFAULT_HOST = os.environ.get("KNEECAVE_URL", "http://127.0.0.1:8000")
 JOB_TIMEOUT_S = float(os.environ.get("KNEECAVE_LOAD_JOB_TIMEOUT_S", "300"))
+THINK = float(os.environ.get("KNEECAVE_LOAD_THINK", "1"))
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 
 # Job ids submitted during the run, shared by the pollers (bounded: a long run
@@ -257,7 +260,7 @@ class AppUser(KneecaveUser):
     """Films a set, uploads it, watches the progress bar, reads the result, rests."""
 
     weight = 2
-    wait_time = between(5, 15)
+    wait_time = between(5 * THINK, 15 * THINK)
 
     @task
     def upload_and_wait(self) -> None:
@@ -298,7 +301,7 @@ class StatusPoller(KneecaveUser):
     """A history screen: re-reads known jobs, sometimes lists the latest page."""
 
     weight = 3
-    wait_time = between(1, 3)
+    wait_time = between(1 * THINK, 3 * THINK)
 
     def on_start(self) -> None:
         super().on_start()
@@ -308,13 +311,16 @@ class StatusPoller(KneecaveUser):
     @task(5)
     def poll_known_job(self) -> None:
         if KNOWN_JOBS:
-            self.get_job(random.choice(KNOWN_JOBS))
+            job, wait = self.get_job(random.choice(KNOWN_JOBS))
+            if job is None:
+                time.sleep(wait)  # e.g. 429: honour Retry-After before the next read
 
     @task(1)
     def list_jobs(self) -> None:
         with self.client.get("/v1/jobs?limit=20", name="GET /v1/jobs", catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(_problem(resp))
+                time.sleep(_retry_after(resp))
             elif "items" not in resp.json():
                 resp.failure("a job list without `items`")
 
@@ -323,7 +329,7 @@ class KeypointsClient(KneecaveUser):
     """An app with on-device pose: sends landmarks, gets the scored set back at once."""
 
     weight = 2
-    wait_time = between(1, 3)
+    wait_time = between(1 * THINK, 3 * THINK)
 
     @task
     def score_keypoints(self) -> None:

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all cores")
     landmark_model: Literal["full"] = "full"
     batch_size: int = Field(8, ge=1, le=256, description="frames per landmark-model batch")
+    # Pose smoothing (MediaPipe's video-mode filters). "mediapipe" runs the One Euro
+    # filters on MediaPipe's legacy clock (frames 1/30 s apart whatever the real rate),
+    # which is what the reference landmarks used; "video" uses the container timestamps.
+    pose_smoothing: bool = True
+    pose_smoothing_clock: Literal["mediapipe", "video"] = "mediapipe"
 
     # Input limits
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)

@@ -19,7 +19,7 @@ def manifest() -> dict[str, dict[str, Any]]:
 
 
 def clip_path(clip_id: str) -> Path:
-    return CLIPS_DIR / manifest()[clip_id]["file"]
+    return CLIPS_DIR / str(manifest()[clip_id]["file"])
 
 
 def reference_path(clip_id: str) -> Path:

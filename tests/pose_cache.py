@@ -26,8 +26,8 @@ _lock = threading.Lock()
 
 
 def _settings() -> Settings:
-    # Cached output must not depend on the machine's device or thread settings.
-    return Settings(device="cpu")
+    # Cached output must not depend on the environment's device or pose options.
+    return Settings(device="cpu", pose_smoothing=True, pose_smoothing_clock="mediapipe")
 
 
 def cache_key() -> str:

@@ -59,6 +59,9 @@ class RepSpec:
     up_s: float = 1.0
     pause_bottom_s: float = 0.0
     pause_top_s: float = 0.6
+    feet_move: float = (
+        0.0  # feet spread sideways with depth by this much (leg lengths): not a squat
+    )
 
 
 @dataclass
@@ -137,6 +140,7 @@ def make_squats(
     cx, ground = center
     ankle_y = np.full(n, ground)
     drop = np.array([reps[i].drop if i >= 0 else 0.0 for i in rep_of])
+    spread_px = np.array([reps[i].feet_move if i >= 0 else 0.0 for i in rep_of]) * d * L / 2
     pelvis_y = ground - L * (0.97 - drop * d)
 
     # FPPA path per side: standing -> mid (by 40% depth) -> bottom (by 95% depth).
@@ -159,7 +163,7 @@ def make_squats(
     for s, (hip, knee, ank, heel, toe) in enumerate(((LH, LK, LA, LHE, LT), (RH, RK, RA, RHE, RT))):
         sg = side_sign[s]
         H = np.stack([cx + sg * hip_half + 0 * ts, pelvis_y], axis=1)
-        A = np.stack([cx + sg * stance * L + 0 * ts, ankle_y], axis=1)
+        A = np.stack([cx + sg * (stance * L + spread_px), ankle_y], axis=1)
         D = A - H
         dist = np.linalg.norm(D, axis=1)
         nrm = np.stack([-D[:, 1], D[:, 0]], axis=1) / dist[:, None]
@@ -196,7 +200,7 @@ def make_squats(
         for h_ in (LHE, RHE):
             lm[:, h_, 0] = cx - 0.05 * L
 
-    truth = _truth(lm, ts, d, rep_of, reps, bottoms, start_s)
+    truth = _truth(lm, d, rep_of, reps=reps, bottoms=bottoms, start_s=start_s)
     if noise_px > 0:
         lm[..., :2] += rng.normal(0, noise_px, size=(n, NUM_LANDMARKS, 2))
     det = np.ones(n, bool)
@@ -214,28 +218,32 @@ def make_squats(
 
 def _truth(
     lm: F64,
-    ts: F64,
     d: F64,
     rep_of: list[int],
+    *,
     reps: list[RepSpec],
     bottoms: list[float],
     start_s: float,
 ) -> Truth:
     rep = np.asarray(rep_of)
-    np.seterr(divide="ignore", invalid="ignore")  # side view: ratios are undefined, by design
-    fmid, fbot, rmid, kasr = [], [], [], []
-    kept = [i for i, b in enumerate(bottoms) if _rep_start(reps, bottoms, i) >= start_s]
+    fmid: list[tuple[float, float]] = []
+    fbot: list[tuple[float, float]] = []
+    rmid: list[tuple[float, float]] = []
+    kasr: list[float] = []
+    kept = [i for i, _ in enumerate(bottoms) if _rep_start(reps, bottoms, i) >= start_s]
     for i in kept:
         m = (rep == i) & (d >= MID_LO) & (d <= MID_HI)
         b = (rep == i) & (d >= BOTTOM)
-        fmid.append(tuple(float(_fppa_ref(lm[m], s).mean()) for s in (0, 1)))  # type: ignore[misc]
-        fbot.append(tuple(float(_fppa_ref(lm[b], s).mean()) for s in (0, 1)))  # type: ignore[misc]
-        mt = 0.5 * (lm[m, LT, 0] + lm[m, RT, 0])
-        rl = (lm[m, LK, 0] - mt) / (lm[m, LT, 0] - mt)
-        rr = (lm[m, RK, 0] - mt) / (lm[m, RT, 0] - mt)
+        fmid.append((float(_fppa_ref(lm[m], 0).mean()), float(_fppa_ref(lm[m], 1).mean())))
+        fbot.append((float(_fppa_ref(lm[b], 0).mean()), float(_fppa_ref(lm[b], 1).mean())))
+        with np.errstate(divide="ignore", invalid="ignore"):  # side view: ratios undefined
+            mt = 0.5 * (lm[m, LT, 0] + lm[m, RT, 0])
+            rl = (lm[m, LK, 0] - mt) / (lm[m, LT, 0] - mt)
+            rr = (lm[m, RK, 0] - mt) / (lm[m, RT, 0] - mt)
+            ka = (lm[m, LK, 0] - lm[m, RK, 0]) / (lm[m, LA, 0] - lm[m, RA, 0])
         rmid.append((float(np.median(rl)), float(np.median(rr))))
-        kasr.append(float(np.median((lm[m, LK, 0] - lm[m, RK, 0]) / (lm[m, LA, 0] - lm[m, RA, 0]))))
-    return Truth(len(kept), [bottoms[i] - start_s for i in kept], fmid, fbot, rmid, kasr)  # type: ignore[arg-type]
+        kasr.append(float(np.median(ka)))
+    return Truth(len(kept), [bottoms[i] - start_s for i in kept], fmid, fbot, rmid, kasr)
 
 
 def _rep_start(reps: list[RepSpec], bottoms: list[float], i: int) -> float:

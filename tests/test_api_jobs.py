@@ -48,7 +48,8 @@ def test_get_and_list_with_paging(deployment: Deployment) -> None:
         rest = c.get("/v1/jobs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
         assert rest["items"][0]["id"] == ids[0]
         job = c.get(f"/v1/jobs/{ids[0]}")
-        assert job.status_code == 200 and job.json()["status"] == "queued"
+        assert job.status_code == 200
+        assert job.json()["status"] == "queued"
         assert job.headers["retry-after"]
 
 
@@ -59,7 +60,8 @@ def test_cancel_queued_job_deletes_the_video(deployment: Deployment) -> None:
         r = c.post(f"/v1/jobs/{job_id}/cancel")
         assert r.status_code == 200
         job = r.json()
-        assert job["status"] == "canceled" and job["error"]["code"] == "canceled"
+        assert job["status"] == "canceled"
+        assert job["error"]["code"] == "canceled"
         assert job["finished_at"] is not None
         assert not deployment.blob(job_id).exists()
         assert c.post(f"/v1/jobs/{job_id}/cancel").json()["status"] == "canceled"
@@ -71,7 +73,8 @@ def test_delete_removes_job_and_video(deployment: Deployment) -> None:
         assert c.delete(f"/v1/jobs/{job_id}").status_code == 204
         assert not deployment.blob(job_id).exists()
         r = c.get(f"/v1/jobs/{job_id}")
-        assert r.status_code == 404 and r.json()["code"] == "job_not_found"
+        assert r.status_code == 404
+        assert r.json()["code"] == "job_not_found"
         assert c.delete(f"/v1/jobs/{job_id}").status_code == 404
 
 
@@ -93,7 +96,8 @@ def test_bad_keys_are_401(deployment: Deployment) -> None:
     for key in (None, "kc_nope_nope", deployment.acme[:-2] + "zz"):
         with deployment.server.client(key) as c:
             r = c.get("/v1/jobs")
-        assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+        assert r.status_code == 401
+        assert r.json()["code"] == "unauthorized"
 
 
 def test_problem_json_shape(deployment: Deployment) -> None:
@@ -102,16 +106,19 @@ def test_problem_json_shape(deployment: Deployment) -> None:
         body = r.json()
         assert r.headers["content-type"] == "application/problem+json"
         assert {"type", "title", "status", "detail", "code"} <= body.keys()
-        assert body["status"] == 404 and body["type"].endswith("/job_not_found")
+        assert body["status"] == 404
+        assert body["type"].endswith("/job_not_found")
         r = c.get("/v1/jobs", params={"limit": 1000})
-        assert r.status_code == 422 and r.json()["errors"]
+        assert r.status_code == 422
+        assert r.json()["errors"]
         assert c.get("/no/such/route").json()["code"] == "not_found"
 
 
 def test_webhook_secret_per_tenant(deployment: Deployment) -> None:
     with deployment.client() as acme, deployment.client(deployment.beta) as beta:
         a, b = acme.get("/v1/webhook-secret").json(), beta.get("/v1/webhook-secret").json()
-    assert a["secret"].startswith("whsec_") and a["secret"] != b["secret"]
+    assert a["secret"].startswith("whsec_")
+    assert a["secret"] != b["secret"]
 
 
 def test_health_ready_and_metrics(deployment: Deployment) -> None:
@@ -119,7 +126,8 @@ def test_health_ready_and_metrics(deployment: Deployment) -> None:
         upload(c)
         assert c.get("/healthz").json()["status"] == "ok"
         ready = c.get("/readyz")
-        assert ready.status_code == 200 and ready.json()["checks"]["jobs"] == "ok"
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["jobs"] == "ok"
         text = c.get("/metrics").text
     depth = next(line for line in text.splitlines() if line.startswith("kneecave_queue_depth "))
     assert float(depth.split()[1]) >= 1
@@ -173,7 +181,8 @@ def test_429_too_many_active_jobs(limited: Deployment) -> None:
         first = upload(c).json()["id"]
         assert upload(c).status_code == 202
         r = upload(c)
-        assert r.status_code == 429 and r.json()["code"] == "too_many_active_jobs"
+        assert r.status_code == 429
+        assert r.json()["code"] == "too_many_active_jobs"
         assert int(r.headers["retry-after"]) >= 1
         c.post(f"/v1/jobs/{first}/cancel")
         assert upload(c).status_code == 202  # a slot was freed

@@ -72,7 +72,12 @@ def test_three_values_per_landmark_are_accepted(server_and_key: tuple[Server, st
     "body",
     [
         {"landmarks": [[[1.0, 2.0, 0.0, 1.0, 1.0]] * 17] * 4, "fps": 30, "width": 10, "height": 10},
-        {"landmarks": [[[1.0, 2.0, 0.0, 1.0, 1.0]] * 33] * 4, "fps": 1000, "width": 10, "height": 10},
+        {
+            "landmarks": [[[1.0, 2.0, 0.0, 1.0, 1.0]] * 33] * 4,
+            "fps": 1000,
+            "width": 10,
+            "height": 10,
+        },
     ],
 )
 def test_bad_keypoints_are_422(server_and_key: tuple[Server, str], body: dict[str, Any]) -> None:

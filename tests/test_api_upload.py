@@ -45,7 +45,9 @@ def test_multipart_upload_is_accepted_with_location_and_retry_after(client: http
     job = r.json()
     assert r.headers["location"] == f"/v1/jobs/{job['id']}"
     assert int(r.headers["retry-after"]) >= 1
-    assert job["status"] == "queued" and job["view"] == "front" and job["progress"] == 0.0
+    assert job["status"] == "queued"
+    assert job["view"] == "front"
+    assert job["progress"] == 0.0
     assert client.get(r.headers["location"]).json()["id"] == job["id"]
 
 
@@ -146,7 +148,11 @@ def test_415_for_non_video(client: httpx.Client, content: bytes, content_type: s
 
 
 def test_sniffer_knows_the_containers() -> None:
-    for clip in (SHORT_CLIP, *Path(SHORT_CLIP).parent.glob("*.webm"), *Path(SHORT_CLIP).parent.glob("*.mov")):
+    for clip in (
+        SHORT_CLIP,
+        *Path(SHORT_CLIP).parent.glob("*.webm"),
+        *Path(SHORT_CLIP).parent.glob("*.mov"),
+    ):
         assert sniff_video(clip.read_bytes()[:64]) in {"mp4", "mov", "matroska"}
     with pytest.raises(UnsupportedMedia):
         sniff_video(b"RIFF\x00\x00\x00\x00WAVEfmt ")
@@ -154,9 +160,11 @@ def test_sniffer_knows_the_containers() -> None:
 
 def test_422_for_missing_video_part_and_bad_options(client: httpx.Client) -> None:
     r = client.post("/v1/jobs", files={"other": ("a.txt", b"x")})
-    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
     r = upload(client, view="upside-down")
-    assert r.status_code == 422 and r.json()["code"] == "invalid_request"
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
 
 
 @pytest.mark.parametrize(
@@ -183,5 +191,6 @@ def test_unauthenticated_upload_is_401(deployment: tuple[Server, Env, str]) -> N
     server = deployment[0]
     with server.client(None) as anon:
         r = upload(anon)
-    assert r.status_code == 401 and r.json()["code"] == "unauthorized"
+    assert r.status_code == 401
+    assert r.json()["code"] == "unauthorized"
     assert r.headers["www-authenticate"].startswith("Bearer")

@@ -37,7 +37,16 @@ from tests.service_support import (
 def cli_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("cli") / "result.json"
     subprocess.run(
-        [sys.executable, "-m", "service.cli", "score", str(SHORT_CLIP), "--no-progress", "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "score",
+            str(SHORT_CLIP),
+            "--no-progress",
+            "-o",
+            str(out),
+        ],
         cwd=REPO,
         check=True,
         timeout=300,
@@ -119,7 +128,8 @@ def test_result_equals_cli_and_webhook_is_signed(
         job_id = r.json()["id"]
         job = wait_for(c, job_id)
         assert job["status"] == "succeeded", job
-        assert job["progress"] == 1.0 and job["attempts"] == 1
+        assert job["progress"] == 1.0
+        assert job["attempts"] == 1
         assert without_timings(job["result"]) == without_timings(cli_result)
         assert not (deployment.env.data_dir / "blobs" / job_id).exists()  # privacy
 
@@ -138,7 +148,9 @@ def test_result_equals_cli_and_webhook_is_signed(
             if deliveries:
                 break
             deliveries = c.get(f"/v1/jobs/{job_id}").json()["webhook_deliveries"]
-        assert deliveries and deliveries[-1]["ok"] and deliveries[-1]["status_code"] == 204
+        assert deliveries
+        assert deliveries[-1]["ok"]
+        assert deliveries[-1]["status_code"] == 204
 
         metrics = c.get("/metrics").text
     assert 'kneecave_jobs_finished_total{outcome="succeeded"}' in metrics
@@ -157,7 +169,8 @@ def test_cancel_running_job(deployment: Deployment) -> None:
         nxt = upload(c).json()["id"]
         assert wait_for(c, nxt)["status"] == "succeeded"
         final = c.get(f"/v1/jobs/{job_id}").json()
-        assert final["status"] == "canceled" and final["result"] is None
+        assert final["status"] == "canceled"
+        assert final["result"] is None
 
 
 def test_unreadable_video_fails_with_a_code(deployment: Deployment, tmp_path: Path) -> None:

@@ -29,9 +29,7 @@ def anyio_backend() -> str:
 @pytest.fixture(params=["sqlite", "redis"])
 async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backends]:
     with make_env(request.param, tmp_path) as env:
-        settings = env.settings().model_copy(
-            update={"max_attempts": 2, "result_retention_s": 0.5}
-        )
+        settings = env.settings().model_copy(update={"max_attempts": 2, "result_retention_s": 0.5})
         async with open_backends(settings) as b:
             yield b
 
@@ -70,25 +68,33 @@ async def test_idempotency_same_body_same_job_other_body_conflict(backends: Back
     with pytest.raises(IdempotencyConflict):
         await jobs.submit(new_job(request_hash="h2", key="k"), "k")
     other_tenant, created = await jobs.submit(new_job(tenant="beta", key="k"), "k")
-    assert created and other_tenant.id != first.id
+    assert created
+    assert other_tenant.id != first.id
     # Deleting the job frees the key.
     await jobs.delete(first.id, "acme")
     fresh, created = await jobs.submit(new_job(request_hash="h2", key="k"), "k")
-    assert created and fresh.id != first.id
+    assert created
+    assert fresh.id != first.id
 
 
 async def test_claim_heartbeat_finish(backends: Backends) -> None:
     jobs = backends.jobs
     job, _ = await jobs.submit(new_job(), None)
     lease = await jobs.claim("w1", LEASE_S, 1.0)
-    assert lease is not None and lease.job_id == job.id
+    assert lease is not None
+    assert lease.job_id == job.id
     assert await jobs.claim("w2", LEASE_S, 0.0) is None  # nothing else to do
     beat = await jobs.heartbeat(lease, LEASE_S, 0.5)
-    assert beat is not None and beat.status is JobStatus.PROCESSING and beat.progress == 0.5
+    assert beat is not None
+    assert beat.status is JobStatus.PROCESSING
+    assert beat.progress == 0.5
     assert beat.attempts == 1
     done = await jobs.finish(lease, JobStatus.SUCCEEDED, result={"rep_count": 1})
-    assert done is not None and done.status is JobStatus.SUCCEEDED and done.progress == 1.0
-    assert done.expires_at is not None and done.finished_at is not None
+    assert done is not None
+    assert done.status is JobStatus.SUCCEEDED
+    assert done.progress == 1.0
+    assert done.expires_at is not None
+    assert done.finished_at is not None
     # Exactly one terminal state: a second write is refused and changes nothing.
     assert await jobs.finish(lease, JobStatus.FAILED, error=JobError(code="x", detail="")) is None
     assert (await jobs.get(job.id)) == done
@@ -100,8 +106,10 @@ async def test_canceled_while_queued_is_never_processed(backends: Backends) -> N
     jobs = backends.jobs
     job, _ = await jobs.submit(new_job(), None)
     canceled = await jobs.cancel(job.id, "acme")
-    assert canceled is not None and canceled.status is JobStatus.CANCELED
-    assert canceled.error is not None and canceled.error.code == "canceled"
+    assert canceled is not None
+    assert canceled.status is JobStatus.CANCELED
+    assert canceled.error is not None
+    assert canceled.error.code == "canceled"
     assert await jobs.claim("w1", LEASE_S, 0.3) is None
     assert (await jobs.cancel(job.id, "acme")) == canceled  # idempotent
 
@@ -115,7 +123,9 @@ async def test_cancel_while_processing_stops_the_worker(backends: Backends) -> N
     assert await jobs.heartbeat(lease, LEASE_S, 0.3) is None
     assert await jobs.finish(lease, JobStatus.SUCCEEDED, result={}) is None
     final = await jobs.get(job.id)
-    assert final is not None and final.status is JobStatus.CANCELED and final.result is None
+    assert final is not None
+    assert final.status is JobStatus.CANCELED
+    assert final.result is None
 
 
 async def test_expired_lease_is_claimed_again_and_old_holder_is_refused(
@@ -128,11 +138,15 @@ async def test_expired_lease_is_claimed_again_and_old_holder_is_refused(
     assert await jobs.claim("w2", LEASE_S, 0.0) is None  # lease still valid
     await asyncio.sleep(LEASE_S + 0.1)
     second = await jobs.claim("w2", LEASE_S, 1.0)
-    assert second is not None and second.job_id == job.id and second.token != first.token
+    assert second is not None
+    assert second.job_id == job.id
+    assert second.token != first.token
     assert await jobs.heartbeat(first, LEASE_S, 0.5) is None
     assert await jobs.finish(first, JobStatus.SUCCEEDED, result={}) is None
     done = await jobs.finish(second, JobStatus.SUCCEEDED, result={"rep_count": 2})
-    assert done is not None and done.attempts == 2 and done.result == {"rep_count": 2}
+    assert done is not None
+    assert done.attempts == 2
+    assert done.result == {"rep_count": 2}
 
 
 async def test_heartbeat_keeps_the_lease(backends: Backends) -> None:
@@ -154,8 +168,10 @@ async def test_worker_lost_after_max_attempts(backends: Backends) -> None:
         await asyncio.sleep(LEASE_S + 0.1)
     assert await jobs.claim("w3", LEASE_S, 0.3) is None
     final = await jobs.get(job.id)
-    assert final is not None and final.status is JobStatus.FAILED
-    assert final.error is not None and final.error.code == "worker_lost"
+    assert final is not None
+    assert final.status is JobStatus.FAILED
+    assert final.error is not None
+    assert final.error.code == "worker_lost"
 
 
 async def test_release_requeues_without_spending_an_attempt(backends: Backends) -> None:
@@ -165,9 +181,12 @@ async def test_release_requeues_without_spending_an_attempt(backends: Backends) 
     assert lease is not None
     await jobs.release(lease)
     queued = await jobs.get(job.id)
-    assert queued is not None and queued.status is JobStatus.QUEUED and queued.attempts == 0
+    assert queued is not None
+    assert queued.status is JobStatus.QUEUED
+    assert queued.attempts == 0
     again = await jobs.claim("w2", 10.0, 1.0)
-    assert again is not None and again.job_id == job.id
+    assert again is not None
+    assert again.job_id == job.id
 
 
 async def test_list_pages_newest_first_and_delete(backends: Backends) -> None:
@@ -206,9 +225,12 @@ async def test_outcome_stats(backends: Backends) -> None:
     await jobs.record_outcome("succeeded", 3.0, 90)
     await jobs.record_outcome("no_person", 1.0, 30)
     stats = await jobs.stats()
-    assert stats["jobs_total:succeeded"] == 1 and stats["jobs_total:no_person"] == 1
-    assert stats["duration_count"] == 2 and stats["duration_sum"] == 4.0
-    assert stats["frames_total"] == 120 and stats["duration_bucket:5"] == 2
+    assert stats["jobs_total:succeeded"] == 1
+    assert stats["jobs_total:no_person"] == 1
+    assert stats["duration_count"] == 2
+    assert stats["duration_sum"] == 4.0
+    assert stats["frames_total"] == 120
+    assert stats["duration_bucket:5"] == 2
     assert stats["duration_bucket:2"] == 1
 
 
@@ -218,7 +240,8 @@ async def test_keys_hashed_authenticated_and_revoked(backends: Backends) -> None
     assert new.webhook_secret.startswith("whsec_")
     assert await authenticate(keys, new.api_key) == "acme"
     stored = await keys.get_key(new.key_id)
-    assert stored is not None and new.api_key.split("_", 2)[2] not in stored.hash
+    assert stored is not None
+    assert new.api_key.split("_", 2)[2] not in stored.hash
     assert await authenticate(keys, new.api_key[:-1] + "x") is None
     assert await authenticate(keys, "garbage") is None
     second = await create_key(keys, "acme")  # same tenant keeps one webhook secret
@@ -233,7 +256,8 @@ async def test_keys_hashed_authenticated_and_revoked(backends: Backends) -> None
 async def test_dev_key_replaced_until_real_keys_exist(backends: Backends) -> None:
     first = await ensure_dev_key(backends.keys)
     second = await ensure_dev_key(backends.keys)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert await authenticate(backends.keys, first.api_key) is None
     assert await authenticate(backends.keys, second.api_key) == "dev"
 
@@ -241,5 +265,6 @@ async def test_dev_key_replaced_until_real_keys_exist(backends: Backends) -> Non
 async def test_rate_limiter(backends: Backends) -> None:
     results = [await backends.rate.hit("acme", 3) for _ in range(4)]
     assert results[:3] == [None, None, None]
-    assert results[3] is not None and 1 <= results[3] <= 60
+    assert results[3] is not None
+    assert 1 <= results[3] <= 60
     assert await backends.rate.hit("beta", 3) is None

@@ -27,14 +27,22 @@ def test_locust_scenarios_run_without_failures(tmp_path: Path) -> None:
             prefix = tmp_path / "locust"
             # One AppUser (upload + poll to terminal) and one KeypointsClient; the
             # synthetic video has no person in it, so its job ends quickly.
+            args = ["--headless", "--only-summary", "-u", "2", "-r", "2", "-t", "10s"]
             proc = subprocess.run(
                 [
-                    sys.executable, "-m", "locust", "-f", str(LOCUSTFILE),
-                    "--headless", "-u", "2", "-r", "2", "-t", "10s",
-                    "--host", server.url, "--csv", str(prefix), "--only-summary",
-                    "--stop-timeout", "5",
-                    "AppUser", "KeypointsClient",
-                ],  # fmt: skip
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(LOCUSTFILE),
+                    *args,
+                    "--host",
+                    server.url,
+                    "--csv",
+                    str(prefix),
+                    "AppUser",
+                    "KeypointsClient",
+                ],
                 cwd=REPO,
                 env={**os.environ, "KNEECAVE_API_KEY": key},
                 capture_output=True,

@@ -30,9 +30,9 @@ def test_anchor_grid() -> None:
     np.testing.assert_allclose(a[-1], [6.5 / 7, 6.5 / 7])
 
 
-def _raw_with(anchor: int, offset_px: tuple[float, float], size_px: float, logit: float) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _raw_with(
+    anchor: int, offset_px: tuple[float, float], size_px: float, logit: float
+) -> tuple[np.ndarray, np.ndarray]:
     boxes = np.zeros((2254, 12), np.float32)
     scores = np.full((2254, 1), -20.0, np.float32)
     boxes[anchor, :4] = [offset_px[0], offset_px[1], size_px, size_px]
@@ -69,7 +69,9 @@ def test_weighted_nms_merges_overlaps_and_keeps_separate() -> None:
 
 
 def test_remove_letterbox() -> None:
-    dets = ssd.Detections(np.array([0.9]), np.array([[0.25, 0.0, 0.75, 1.0]]), np.full((1, 4, 2), 0.5))
+    dets = ssd.Detections(
+        np.array([0.9]), np.array([[0.25, 0.0, 0.75, 1.0]]), np.full((1, 4, 2), 0.5)
+    )
     out = ssd.remove_letterbox(dets, 0.25, 0.0)
     np.testing.assert_allclose(out.boxes[0], [0.0, 0.0, 1.0, 1.0])
     np.testing.assert_allclose(out.keypoints[0, 0], [0.5, 0.5])
@@ -120,7 +122,9 @@ def test_to_frame_and_world_rotation() -> None:
     np.testing.assert_allclose(out[0, 3:], [0.9, 0.8])
     world = np.zeros((39, 3))
     world[0] = [0.0, -1.0, 0.5]
-    np.testing.assert_allclose(dec.world_to_frame(world.reshape(-1), roi)[0], [1.0, 0.0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(
+        dec.world_to_frame(world.reshape(-1), roi)[0], [1.0, 0.0, 0.5], atol=1e-12
+    )
 
 
 def test_low_pass() -> None:
@@ -171,7 +175,9 @@ def test_pose_smoother_reset_and_disabled() -> None:
     np.testing.assert_array_equal(out, lm2)
 
 
-def _refine_loop(lm: np.ndarray, hm: np.ndarray, kernel: int = 7, min_conf: float = 0.5) -> np.ndarray:
+def _refine_loop(
+    lm: np.ndarray, hm: np.ndarray, kernel: int = 7, min_conf: float = 0.5
+) -> np.ndarray:
     """Line-by-line transcription of RefineLandmarksFromHeatmapCalculator, as the oracle."""
     h, w, n = hm.shape
     out = lm.copy()
@@ -200,4 +206,6 @@ def test_vectorised_refinement_matches_calculator(seed: int) -> None:
     hm = rng.normal(-1.0, 2.5, (64, 64, 39)).astype(np.float32)
     lm = np.zeros((39, 5))
     lm[:, :2] = rng.uniform(-0.08, 1.08, (39, 2))  # some near and beyond the edges
-    np.testing.assert_allclose(dec.refine_from_heatmap(lm, hm), _refine_loop(lm, hm), atol=1e-9)
+    np.testing.assert_allclose(
+        dec.refine_from_heatmap(lm, hm), _refine_loop(lm, hm, kernel=dec.HEATMAP_KERNEL), atol=1e-9
+    )

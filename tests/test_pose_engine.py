@@ -98,7 +98,15 @@ def test_cli_writes_keypoints(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     kp = Keypoints.load(out)
     assert kp.frames == 62
     with np.load(out) as data:
-        assert set(data.files) == {"landmarks", "world", "detected", "t_s", "fps", "width", "height"}
+        assert set(data.files) == {
+            "landmarks",
+            "world",
+            "detected",
+            "t_s",
+            "fps",
+            "width",
+            "height",
+        }
     assert "62 frames" in capsys.readouterr().err
 
 
@@ -108,3 +116,18 @@ def test_cli_reports_errors_with_codes(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["pose", str(bad), "-o", str(tmp_path / "kp.npz"), "--no-progress"]) == 2
     assert "video_unreadable" in capsys.readouterr().err
     assert not (tmp_path / "kp.npz").exists()
+
+
+def test_batched_videos_match_one_by_one(tmp_path: Path) -> None:
+    # Lockstep batching across videos (the GPU path) must not change any result,
+    # and a bad video must fail alone.
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    other = "hard_rotation_meta_front_7054"  # 68 frames, a different size and decoder
+    results = _engine().process_videos([clip_path(SHORT_CLIP), bad, clip_path(other)])
+    assert isinstance(results[1], VideoError)
+    for result, clip in ((results[0], SHORT_CLIP), (results[2], other)):
+        assert isinstance(result, Keypoints)
+        alone = _engine().process_video(clip_path(clip))
+        np.testing.assert_array_equal(result.landmarks, alone.landmarks)
+        np.testing.assert_array_equal(result.t_s, alone.t_s)

@@ -71,7 +71,10 @@ def test_crop_matches_mediapipe_box_points_warp() -> None:
     src = cv2.boxPoints(rect).astype(np.float32)
     dst = np.array([[0, 256], [0, 0], [256, 0], [256, 256]], np.float32)
     ref = cv2.warpPerspective(
-        image, cv2.getPerspectiveTransform(src, dst), (256, 256), flags=cv2.INTER_LINEAR,
+        image,
+        cv2.getPerspectiveTransform(src, dst),
+        (256, 256),
+        flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REPLICATE,
     )
     diff = np.abs(ours.astype(int) - ref.astype(int))

@@ -84,7 +84,8 @@ def test_missing_model_and_manifest(tmp_path: Path) -> None:
 def test_models_command_verifies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert models_command(argparse.Namespace(verify=True)) == 0
     out = capsys.readouterr().out
-    assert "pose_detection" in out and "ok" in out
+    assert "pose_detection" in out
+    assert "ok" in out
     assert len(models_fingerprint()) == 12
 
 

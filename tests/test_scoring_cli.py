@@ -62,3 +62,28 @@ def test_schema_is_documented() -> None:
     side = schema["$defs"]["KneeSide"]["properties"]
     assert "description" in side["fppa_deg"]
     assert "description" in side["score"]
+
+
+def test_human_summary_names_reps_and_cues() -> None:
+    from service.pipeline.keypoints import Keypoints  # noqa: PLC0415
+    from service.pipeline.scoring import score_keypoints  # noqa: PLC0415
+    from service.pipeline.scoring.cli import human_summary  # noqa: PLC0415
+
+    kp = Keypoints.load(reference_path("front_overhead_squat_mild_right_valgus_7037"))
+    text = human_summary(score_keypoints(kp))
+    assert text.startswith("1 rep(s), view front")
+    assert "worse right" in text
+    assert "cue: Knees out" in text
+    side = Keypoints.load(reference_path("side_plate_squat_3reps"))
+    assert "knee cave n/a (side view" in human_summary(score_keypoints(side))
+
+
+@pytest.mark.slow
+def test_score_video_runs_pose_then_scoring(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.clips import clip_path  # noqa: PLC0415
+
+    rc = main(["score", str(clip_path("front_overhead_squat_good_7052")), "--no-progress"])
+    assert rc == 0
+    res = ScoreResult.model_validate(json.loads(capsys.readouterr().out))
+    assert res.rep_count == 1
+    assert res.model.pose.startswith("blazepose")

@@ -17,7 +17,9 @@ from service.pipeline import video
 from tests.clips import clip_path, manifest, reference_path
 
 
-def _write_video(path: Path, frames: int, size: tuple[int, int] = (64, 48), fps: float = 25.0) -> None:
+def _write_video(
+    path: Path, frames: int, size: tuple[int, int] = (64, 48), fps: float = 25.0
+) -> None:
     container = av.open(str(path), "w")
     stream = container.add_stream("mpeg4", rate=int(fps))
     stream.width, stream.height = size
@@ -42,6 +44,10 @@ def _write_audio(path: Path) -> None:
     for packet in stream.encode():
         container.mux(packet)
     container.close()
+
+
+def _probe_and_decode(path: Path) -> int:
+    return sum(1 for _ in video.decode(video.probe(path)))
 
 
 def test_probe_rotated_clip_reports_upright_size() -> None:
@@ -150,8 +156,7 @@ def test_zero_frame_video(tmp_path: Path) -> None:
     path = tmp_path / "empty.mp4"
     _write_video(path, 0)
     with pytest.raises(VideoError):
-        info = video.probe(path)
-        list(video.decode(info))
+        _probe_and_decode(path)
 
 
 @pytest.mark.parametrize("keep", [0.05, 0.5, 0.9])
@@ -161,8 +166,7 @@ def test_truncated_copy_of_real_clip(tmp_path: Path, keep: float) -> None:
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(VideoError):
-        info = video.probe(path)
-        list(video.decode(info))
+        _probe_and_decode(path)
 
 
 def test_truncated_stream_with_index_up_front(tmp_path: Path) -> None:
@@ -170,7 +174,10 @@ def test_truncated_stream_with_index_up_front(tmp_path: Path) -> None:
     src = tmp_path / "fast.mp4"
     _write_video(src, 200)
     faststart = tmp_path / "faststart.mp4"
-    with av.open(str(src)) as inp, av.open(str(faststart), "w", options={"movflags": "faststart"}) as out:
+    with (
+        av.open(str(src)) as inp,
+        av.open(str(faststart), "w", options={"movflags": "faststart"}) as out,
+    ):
         s_in = inp.streams.video[0]
         s_out = out.add_stream_from_template(s_in)
         for packet in inp.demux(s_in):

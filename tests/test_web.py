@@ -9,25 +9,31 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
+from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
+from starlette.routing import Mount
 
+from service.webui import mount_web
 from tests.clips import clip_path
 from tests.service_support import Server, make_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 RESULT_TIMEOUT_S = 120.0
+# Chrome's driver (not the generic remote one): it has get_log for the console.
+WebDriver = webdriver.Chrome
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +100,14 @@ def _wait_for_result_or_error(driver: WebDriver, timeout: float = RESULT_TIMEOUT
     )
 
 
+def _video(driver: WebDriver) -> Any:
+    return driver.find_element(By.ID, "video-player")
+
+
 def _error_text(driver: WebDriver) -> dict[str, str]:
     return {
-        part: driver.find_element(By.ID, f"error-{part}").text for part in ("title", "detail", "code")
+        part: driver.find_element(By.ID, f"error-{part}").text
+        for part in ("title", "detail", "code")
     }
 
 
@@ -113,6 +124,17 @@ def test_page_is_served_next_to_the_api(served: tuple[Server, str]) -> None:
     missing = httpx.get(f"{server.url}/v1/nothing-here", timeout=10)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_nothing_is_mounted_without_a_web_dir(tmp_path: Path) -> None:
+    # An installed wheel has no web/: the API must come up exactly as without the page.
+    app = FastAPI()
+    mount_web(app, tmp_path / "no-web-here")
+    assert not [r for r in app.routes if isinstance(r, Mount)]
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "index.html").write_text("<!doctype html><title>t</title>")
+    mount_web(app, tmp_path / "web")
+    assert [r.path for r in app.routes if isinstance(r, Mount)] == [""]
 
 
 def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser: WebDriver) -> None:
@@ -141,14 +163,34 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
     assert cells[2].text.split() == [f"{first['left']['score']:.0f}", first["left"]["severity"]]
     # One point per scored rep in each side's hand-drawn SVG plot.
     for side in ("left", "right"):
-        scored = [r for r in result["reps"] if (r["knee_cave"][side] or {}).get("score") is not None]
+        scored = [
+            r for r in result["reps"] if (r["knee_cave"][side] or {}).get("score") is not None
+        ]
         points = browser.find_elements(By.CSS_SELECTOR, f"#plot-{side} svg circle.point")
         assert len(points) == len(scored)
     assert browser.find_element(By.ID, "progress").get_attribute("value") == "1"
 
+    # The video plays from the browser's own copy, with one timeline mark per rep;
+    # a mark jumps to that rep's bottom and the table highlights the rep.
+    assert _visible(browser, "player")
+    marks = browser.find_elements(By.CSS_SELECTOR, "#timeline button")
+    assert len(marks) == result["rep_count"]
+    marks[0].click()
+    bottom_s = result["reps"][0]["bottom_s"]
+    WebDriverWait(browser, 10).until(
+        lambda d: (
+            abs(d.execute_script("return arguments[0].currentTime", _video(d)) - bottom_s) < 0.05
+        )
+    )
+    assert browser.execute_script("return arguments[0].error", _video(browser)) is None
+    assert marks[0].get_attribute("aria-current") == "true"
+    assert "current" in (rows[0].get_attribute("class") or "")
+    assert _visible(browser, "video-badge")
+
     # No CSP violation or script error on the way (failed loads of our own data
     # would show here too).
-    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    get_log: Callable[[str], list[dict[str, Any]]] = browser.get_log  # untyped in selenium
+    severe = [e for e in get_log("browser") if e["level"] == "SEVERE"]
     assert severe == []
 
     # The key is remembered across a reload, and the job is picked up again from the URL.
@@ -175,12 +217,51 @@ def test_non_video_upload_shows_the_problem_title(
     assert not _visible(browser, "result")
     shown = _error_text(browser)
     problem = expected.json()
-    assert shown == {"title": problem["title"], "detail": problem["detail"], "code": problem["code"]}
+    assert shown == {
+        "title": problem["title"],
+        "detail": problem["detail"],
+        "code": problem["code"],
+    }
 
 
 def test_wrong_key_shows_unauthorized(served: tuple[Server, str], browser: WebDriver) -> None:
     server, _ = served
-    _submit(browser, server, "kc_000000000000_not-a-real-key", clip_path("front_overhead_squat_good_7052"))
+    _submit(
+        browser,
+        server,
+        "kc_000000000000_not-a-real-key",
+        clip_path("front_overhead_squat_good_7052"),
+    )
     _wait_for_result_or_error(browser, timeout=30)
     assert _visible(browser, "error")
     assert browser.find_element(By.ID, "error-code").text == "unauthorized"
+
+
+def _video_without_a_person(path: Path) -> Path:
+    """A valid 2 s mp4 of a grey blob: decodes fine, but there is nobody to score."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 30.0, (180, 320))
+    assert writer.isOpened()
+    for i in range(60):
+        frame = np.full((320, 180, 3), 40, np.uint8)
+        cv2.circle(frame, (90, 100 + i), 14, (200, 200, 200), -1)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_failed_job_shows_its_code(
+    served: tuple[Server, str], browser: WebDriver, tmp_path: Path
+) -> None:
+    server, key = served
+    _submit(browser, server, key, _video_without_a_person(tmp_path / "empty-room.mp4"))
+    _wait_for_result_or_error(browser)
+    assert _visible(browser, "error")
+    job_id = browser.execute_script("return location.hash").removeprefix("#job=")
+    with server.client(key) as api:
+        job = api.get(f"/v1/jobs/{job_id}").json()
+    assert job["status"] == "failed", job
+    shown = _error_text(browser)
+    assert shown["title"] == "Analysis failed"
+    assert shown["code"] == job["error"]["code"]
+    assert shown["detail"] == job["error"]["detail"]
+    assert not _visible(browser, "result")

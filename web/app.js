@@ -47,10 +47,19 @@
     cues: $("cues"),
     exercises: $("exercises"),
     raw: $("raw"),
+    player: $("player"),
+    videoWrap: $("video-wrap"),
+    videoPlayer: $("video-player"),
+    videoBadge: $("video-badge"),
+    timeline: $("timeline"),
+    playerCaption: $("player-caption"),
   };
 
   // One job followed at a time; a new upload abandons the previous poll loop.
   const state = { jobId: null, timer: null, generation: 0, lastStatus: null };
+  // The file behind the current job (null when the job was reopened from the URL) and
+  // what the video player shows: its blob: URL and the reps of the current result.
+  const media = { file: null, url: null, reps: [], current: null };
 
   // ---------------------------------------------------------------- small helpers
 
@@ -170,6 +179,7 @@
     }
     localStorage.setItem(KEY_STORAGE, key);
     stopPolling();
+    media.file = file;
     el.result.hidden = true;
     state.jobId = null;
     state.lastStatus = null;
@@ -438,10 +448,23 @@
     return frag;
   }
 
-  function row(rep, reasons) {
+  function row(rep, reasons, seekable) {
     const tr = make("tr");
-    const th = make("th", rep.index);
+    tr.dataset.rep = String(rep.index);
+    const th = make("th");
     th.scope = "row";
+    if (seekable) {
+      const b = make("button", rep.index, "rep-link");
+      b.type = "button";
+      b.setAttribute("aria-label", `Show rep ${rep.index} in the video`);
+      b.addEventListener("click", () => {
+        seekTo(rep);
+        el.player.scrollIntoView({ block: "nearest" });
+      });
+      th.append(b);
+    } else {
+      th.textContent = String(rep.index);
+    }
     tr.append(th);
     const cells = [
       make("span", `${fmt(rep.start_s, 2)} / ${fmt(rep.bottom_s, 2)} / ${fmt(rep.end_s, 2)}`),
@@ -590,6 +613,84 @@
     container.replaceChildren(root);
   }
 
+  // ---------------------------------------------------------------- video and rep timeline
+
+  const percent = (x) => `${(100 * Math.min(Math.max(x, 0), 1)).toFixed(2)}%`;
+
+  function describeRep(rep) {
+    const kc = rep.knee_cave || {};
+    const side = (name, s) => (s && isNum(s.score) ? `${name} ${fmt(s.score)} ${s.severity}` : `${name} n/a`);
+    return `knee cave ${side("L", kc.left)} · ${side("R", kc.right)}`;
+  }
+
+  function seekTo(rep) {
+    el.videoPlayer.pause();
+    el.videoPlayer.currentTime = rep.bottom_s;
+    showRepAt(rep.bottom_s);
+  }
+
+  // Highlight the rep under the playhead in the timeline and the table, and say it on
+  // the video; only touches the DOM when the rep changes.
+  function showRepAt(t) {
+    const duration = el.timeline.dataset.duration ? Number(el.timeline.dataset.duration) : 0;
+    const head = el.timeline.querySelector(".playhead");
+    if (head && duration > 0) head.style.left = percent(t / duration);
+    const rep = media.reps.find((r) => t >= r.start_s && t <= r.end_s) || null;
+    if (rep === media.current) return;
+    media.current = rep;
+    for (const b of el.timeline.querySelectorAll("button")) {
+      b.setAttribute("aria-current", String(rep !== null && b.dataset.rep === String(rep.index)));
+    }
+    for (const tr of el.repsBody.querySelectorAll("tr")) {
+      tr.classList.toggle("current", rep !== null && tr.dataset.rep === String(rep.index));
+    }
+    el.videoBadge.hidden = rep === null;
+    el.videoBadge.textContent = rep ? `Rep ${rep.index} · ${describeRep(rep)}` : "";
+  }
+
+  // Returns whether reps can be shown in the video (the file is here and there are reps).
+  function renderPlayer(r) {
+    const reps = r.reps || [];
+    if (media.url) URL.revokeObjectURL(media.url);
+    media.url = null;
+    media.reps = reps;
+    media.current = null;
+    if (!media.file || reps.length === 0) {
+      el.player.hidden = true;
+      el.videoPlayer.removeAttribute("src");
+      return false;
+    }
+    const v = r.video || {};
+    const ratio = v.width > 0 && v.height > 0 ? v.width / v.height : 16 / 9;
+    // Sized from the result before the video loads: no jump when its metadata arrives.
+    el.videoWrap.style.aspectRatio = String(ratio);
+    // At most 24rem tall (a portrait phone video stays beside the summary) and 32rem wide.
+    el.player.style.width = `min(100%, 32rem, calc(24rem * ${ratio.toFixed(4)}))`;
+    media.url = URL.createObjectURL(media.file);
+    el.videoPlayer.src = media.url;
+    el.playerCaption.textContent =
+      "Your video, played from this browser. Select a rep to jump to its bottom position.";
+
+    const duration = v.duration_s > 0 ? v.duration_s : Math.max(...reps.map((x) => x.end_s));
+    el.timeline.dataset.duration = String(duration);
+    const buttons = reps.map((rep) => {
+      const sev = (rep.knee_cave && rep.knee_cave.severity) || "na";
+      const b = make("button", rep.index, `sev-${sev}`);
+      b.type = "button";
+      b.dataset.rep = String(rep.index);
+      b.style.left = percent(rep.start_s / duration);
+      b.style.width = percent((rep.end_s - rep.start_s) / duration);
+      b.setAttribute("aria-label",
+        `Rep ${rep.index}, ${describeRep(rep)}: jump to its bottom at ${fmt(rep.bottom_s, 1)} s`);
+      b.addEventListener("click", () => seekTo(rep));
+      return b;
+    });
+    el.timeline.replaceChildren(...buttons, make("div", null, "playhead"));
+    el.videoBadge.hidden = true;
+    el.player.hidden = false;
+    return true;
+  }
+
   function renderResult(r) {
     renderOverview(r);
     const notes = [...(r.notes || [])];
@@ -599,7 +700,8 @@
 
     const reasons = new Reasons();
     const reps = r.reps || [];
-    el.repsBody.replaceChildren(...reps.map((rep) => row(rep, reasons)));
+    const seekable = renderPlayer(r);
+    el.repsBody.replaceChildren(...reps.map((rep) => row(rep, reasons, seekable)));
     if (reps.length === 0) {
       const tr = make("tr");
       const td = make("td", r.reason || "No reps found.", "muted");
@@ -636,11 +738,19 @@
       el.key.focus();
     });
     el.form.addEventListener("submit", submitJob);
+    el.videoPlayer.addEventListener("timeupdate", () => showRepAt(el.videoPlayer.currentTime));
+    el.videoPlayer.addEventListener("seeked", () => showRepAt(el.videoPlayer.currentTime));
+    el.videoPlayer.addEventListener("error", () => {
+      if (!el.videoPlayer.getAttribute("src")) return;
+      el.playerCaption.textContent =
+        "This browser cannot play this video format; the timeline still shows where the reps are.";
+    });
     el.cancel.addEventListener("click", cancelJob);
 
     // Reopened with #job=…: pick the job up again (same key needed: jobs are per tenant).
     const match = /^#job=([\w-]+)$/.exec(location.hash);
     if (match && el.key.value.trim()) {
+      media.file = null; // the video stays on the device it was chosen on
       setProgress(null, "Loading the job…");
       followJob(decodeURIComponent(match[1]), 0);
     }

@@ -51,57 +51,69 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 class Database:
-    """One SQLite connection per process, serialised by a lock, used off the event loop."""
+    """One SQLite connection per thread (WAL: readers never wait for the writer).
+
+    Reads are point lookups that take microseconds, so they run inline on the
+    calling thread, event loop included; writes may wait for another process's
+    write lock (busy timeout), so `run(write=True)` sends them to a thread.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self.transact(self._migrate)
 
-    def _migrate(self) -> None:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
-                for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                    for statement in filter(str.strip, script.split(";")):
-                        self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version={i}")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={i}")
 
     def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` inside BEGIN IMMEDIATE … COMMIT (blocking; call via `run`)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                out = fn(self._conn)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            return out
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return out
 
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        with self._lock:
-            return fn(self._conn)
+        return fn(self._conn())
 
     async def run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
-        return await asyncio.to_thread(self.transact if write else self.read, fn)
+        if write:
+            return await asyncio.to_thread(self.transact, fn)
+        return self.read(fn)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
 
 
 def _row_values(job: Job) -> tuple[str, str, float, float | None, float | None, str | None, str]:
@@ -228,7 +240,7 @@ class SqliteJobBackend(JobBackend):
     ) -> tuple[str, str] | None:
         deadline = self.clock() + timeout_s
         while True:
-            found = await asyncio.to_thread(self._candidate, self.clock())
+            found = self._candidate(self.clock())
             if found is not None or self.clock() >= deadline:
                 return found
             await asyncio.sleep(min(self.poll_s, max(0.0, deadline - self.clock())))

@@ -1,39 +1,40 @@
 """PoseEngine: the composite "solution" — video file in, Keypoints out.
 
-Owns the detector, the landmark model and a tracker; ``process_video`` streams
-frames from a background decoder thread (decoding overlaps inference) through
-the tracker and assembles the (T, 33, 5) contract. One engine processes one
-video at a time; ``reset()`` clears the tracking state (process_video calls it).
+Owns the detector and the landmark model. Each video gets a ``_VideoRun``:
+a tracker (ROI tracking + smoothing state), a background decoder thread (so
+decoding overlaps inference) and the growing arrays of the (T, 33, 5)
+contract. ``process_video`` runs one video; ``process_videos`` steps several
+in lockstep and sends one frame of each to the landmark model as one batch —
+the batching that pays on a GPU, since tracking makes frame t's crop depend on
+frame t-1's landmarks and so forbids batching frames of one video. Results are
+identical to running the videos one by one.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from service.config import Settings, get_settings
-from service.errors import NoPersonError
+from service.errors import KneecaveError, NoPersonError
 from service.pipeline import video
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.landmarks import NUM_LANDMARKS
 from service.pipeline.pose.detector import PoseDetector
-from service.pipeline.pose.landmark import LandmarkModel
-from service.pipeline.pose.models import (
-    DETECTOR,
-    LANDMARK_MODELS,
-    load_session,
-    models_fingerprint,
-)
+from service.pipeline.pose.landmark import LandmarkModel, RoiLandmarks
+from service.pipeline.pose.models import DETECTOR, LANDMARK_MODELS, load_session, models_fingerprint
+from service.pipeline.pose.roi import Roi
 from service.pipeline.pose.tracking import PoseTracker
 
 # Bump when a change to pre/post-processing changes the output (cache keys use it).
-ENGINE_VERSION = "1"
-# MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate;
-# its smoothing (and so the reference landmarks) follows that clock.
+ENGINE_VERSION = "3"
+# MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate,
+# and its One Euro filters run on that clock; so do ours (see docs/pose.md).
 MEDIAPIPE_FRAME_STEP_S = 1.0 / 30.0
 
 
@@ -46,11 +47,83 @@ class PoseStats:
     frames: int = 0
     detector_runs: int = 0
     seconds: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+class _VideoRun:
+    """One video in flight: decoder thread, tracker state and output rows."""
+
+    def __init__(self, engine: PoseEngine, path: str | Path) -> None:
+        s = engine.settings
+        self.info = video.probe(path, max_duration_s=s.max_duration_s, max_pixels=s.max_pixels)
+        self.tracker = PoseTracker(engine.detector, engine.landmark_model, smooth=engine.smooth)
+        self.step_s = engine.smoothing_step_s
+        self.prefetcher = video.FramePrefetcher(
+            video.decode(self.info, max_duration_s=s.max_duration_s)
+        )
+        self._frames: Iterator[video.Frame] = iter(self.prefetcher)
+        self.landmarks: list[npt.NDArray[np.float32]] = []
+        self.world: list[npt.NDArray[np.float32]] = []
+        self.t_s: list[float] = []
+        self.stats = PoseStats()
+        self.started = time.perf_counter()
+        self.frame: video.Frame | None = None
+
+    def advance(self) -> video.Frame | None:
+        """Next decoded frame (None at the end); decoder errors surface here."""
+        self.frame = next(self._frames, None)
+        return self.frame
+
+    def image(self) -> video.BGRImage:
+        assert self.frame is not None
+        return self.frame.image
+
+    def roi(self) -> Roi | None:
+        return self.tracker.next_roi(self.image())
+
+    def record(self, result: RoiLandmarks | None) -> None:
+        """Store this frame's row from the landmark result (None: no ROI, no pose)."""
+        frame = self.frame
+        assert frame is not None
+        pose = None
+        if result is not None:
+            clock = frame.t_s if self.step_s is None else frame.index * self.step_s
+            pose = self.tracker.update(clock, frame.image.shape[1], result)
+        if pose is None:
+            self.landmarks.append(np.full((NUM_LANDMARKS, 5), np.nan, np.float32))
+            self.world.append(np.full((NUM_LANDMARKS, 3), np.nan, np.float32))
+        else:
+            self.landmarks.append(pose.landmarks.astype(np.float32))
+            self.world.append(pose.world.astype(np.float32))
+            self.stats.detector_runs += int(pose.detected_now)
+        self.t_s.append(frame.t_s)
+
+    def progress(self) -> float:
+        return min(1.0, len(self.landmarks) / max(self.info.frame_count, 1))
+
+    def close(self) -> None:
+        self.prefetcher.close()
+
+    def result(self) -> Keypoints:
+        self.stats.frames = len(self.landmarks)
+        self.stats.seconds = time.perf_counter() - self.started
+        lm = np.stack(self.landmarks)
+        detected = np.isfinite(lm[:, :, 0]).all(axis=1)
+        if not detected.any():
+            raise NoPersonError(f"no person found in any of the {len(lm)} frames")
+        info = self.info
+        return Keypoints.build(
+            lm,
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            world=np.stack(self.world),
+            detected=detected,
+            t_s=np.array(self.t_s),
+        )
 
 
 class PoseEngine:
@@ -64,7 +137,9 @@ class PoseEngine:
         smoothing_step_s: float | None = MEDIAPIPE_FRAME_STEP_S,
     ) -> None:
         self.settings = settings
-        self.tracker = PoseTracker(detector, landmark_model, smooth=smooth)
+        self.detector = detector
+        self.landmark_model = landmark_model
+        self.smooth = smooth
         self.smoothing_step_s = smoothing_step_s
         self.last_stats = PoseStats()
 
@@ -73,7 +148,14 @@ class PoseEngine:
         settings = settings or get_settings()
         detector = PoseDetector(load_session(DETECTOR, settings))
         landmark = LandmarkModel(load_session(LANDMARK_MODELS[settings.landmark_model], settings))
-        return cls(detector, landmark, settings=settings)
+        step = MEDIAPIPE_FRAME_STEP_S if settings.pose_smoothing_clock == "mediapipe" else None
+        return cls(
+            detector,
+            landmark,
+            settings=settings,
+            smooth=settings.pose_smoothing,
+            smoothing_step_s=step,
+        )
 
     @property
     def version(self) -> str:
@@ -81,7 +163,8 @@ class PoseEngine:
         return f"blazepose-full/{ENGINE_VERSION}/{models_fingerprint(self.settings)}"
 
     def reset(self) -> None:
-        self.tracker.reset()
+        """Forget per-video state. Each process_video call starts from a fresh tracker anyway."""
+        self.last_stats = PoseStats()
 
     def process_video(
         self,
@@ -91,52 +174,61 @@ class PoseEngine:
         should_stop: Callable[[], bool] | None = None,
     ) -> Keypoints:
         """Run pose on every frame; raise VideoError/NoPersonError/ProcessingStoppedError."""
-        s = self.settings
-        info = video.probe(path, max_duration_s=s.max_duration_s, max_pixels=s.max_pixels)
         self.reset()
-        started = time.perf_counter()
-        landmarks: list[np.ndarray] = []
-        world: list[np.ndarray] = []
-        t_s: list[float] = []
-        stats = PoseStats()
-        expected = max(info.frame_count, 1)
+        run = _VideoRun(self, path)
         next_report = 0.0
-        frames = video.decode(info, max_duration_s=s.max_duration_s)
-        with video.FramePrefetcher(frames) as prefetched:
-            for frame in prefetched:
+        try:
+            while run.advance() is not None:
                 if should_stop is not None and should_stop():
-                    raise ProcessingStoppedError(f"stopped after {frame.index} frames")
-                clock = frame.t_s if self.smoothing_step_s is None else (
-                    frame.index * self.smoothing_step_s
-                )
-                pose = self.tracker(frame.image, clock)
-                if pose is None:
-                    landmarks.append(np.full((NUM_LANDMARKS, 5), np.nan, np.float32))
-                    world.append(np.full((NUM_LANDMARKS, 3), np.nan, np.float32))
-                else:
-                    landmarks.append(pose.landmarks.astype(np.float32))
-                    world.append(pose.world.astype(np.float32))
-                    stats.detector_runs += int(pose.detected_now)
-                t_s.append(frame.t_s)
-                done = min(1.0, (frame.index + 1) / expected)
-                if progress is not None and done >= next_report:
-                    progress(done)
-                    next_report = done + 0.01
-        stats.frames = len(landmarks)
-        stats.seconds = time.perf_counter() - started
-        self.last_stats = stats
-        lm = np.stack(landmarks)
-        detected = np.isfinite(lm[:, :, 0]).all(axis=1)
-        if not detected.any():
-            raise NoPersonError(f"no person found in any of the {len(lm)} frames")
-        if progress is not None:
+                    raise ProcessingStoppedError(f"stopped after {len(run.landmarks)} frames")
+                roi = run.roi()
+                result = self.landmark_model([(run.image(), roi)])[0] if roi else None
+                run.record(result)
+                if progress is not None and run.progress() >= next_report:
+                    progress(run.progress())
+                    next_report = run.progress() + 0.01
+        finally:
+            run.close()
+        keypoints = run.result()
+        self.last_stats = run.stats
+        if progress is not None and next_report <= 1.0:
             progress(1.0)
-        return Keypoints.build(
-            lm,
-            fps=info.fps,
-            width=info.width,
-            height=info.height,
-            world=np.stack(world),
-            detected=detected,
-            t_s=np.array(t_s),
-        )
+        return keypoints
+
+    def process_videos(self, paths: Sequence[str | Path]) -> list[Keypoints | KneecaveError]:
+        """Several videos at once, one frame of each per landmark batch (GPU throughput).
+
+        Returns, per input, its Keypoints or the KneecaveError that failed it;
+        one bad video never fails the others.
+        """
+        results: list[Keypoints | KneecaveError | None] = [None] * len(paths)
+        runs: dict[int, _VideoRun] = {}
+        for i, path in enumerate(paths):
+            try:
+                runs[i] = _VideoRun(self, path)
+            except KneecaveError as exc:
+                results[i] = exc
+        try:
+            while runs:
+                batch: list[tuple[int, Roi | None]] = []
+                for i, run in list(runs.items()):
+                    try:
+                        if run.advance() is None:
+                            results[i] = run.result()
+                            run.close()
+                            del runs[i]
+                            continue
+                        batch.append((i, run.roi()))
+                    except KneecaveError as exc:
+                        results[i] = exc
+                        run.close()
+                        del runs[i]
+                items = [(i, roi) for i, roi in batch if roi is not None]
+                outputs = self.landmark_model([(runs[i].image(), roi) for i, roi in items])
+                by_video = {i: out for (i, _), out in zip(items, outputs, strict=True)}
+                for i, _ in batch:
+                    runs[i].record(by_video.get(i))
+        finally:
+            for run in runs.values():
+                run.close()
+        return [r for r in results if r is not None]

@@ -207,8 +207,10 @@ def models_command(args: argparse.Namespace) -> int:
     """`kneecave models [--verify]`: list the models, their hashes and the providers."""
     settings = get_settings()
     print(f"models dir: {settings.models_dir}")
-    print(f"device: {settings.device}; onnxruntime {ort.__version__}, "
-          f"providers available: {', '.join(ort.get_available_providers())}")
+    print(
+        f"device: {settings.device}; onnxruntime {ort.__version__}, "
+        f"providers available: {', '.join(ort.get_available_providers())}"
+    )
     failed = False
     for spec in REGISTRY.values():
         path = settings.models_dir / spec.filename

@@ -91,7 +91,8 @@ def crop(
     src = cv2.boxPoints(rect).astype(np.float32)
     n = float(out_size)
     dst = np.array([[0.0, n], [0.0, 0.0], [n, 0.0], [n, n]], np.float32)
-    xy, frac = _classic_warp_maps(cv2.getPerspectiveTransform(src, dst), out_size)
+    matrix = np.asarray(cv2.getPerspectiveTransform(src, dst), np.float64)
+    xy, frac = _classic_warp_maps(matrix, out_size)
     patch = cv2.remap(image, xy, frac, cv2.INTER_LINEAR, borderMode=border, borderValue=(0, 0, 0))
     return np.asarray(patch, dtype=np.uint8)
 
@@ -105,21 +106,21 @@ def _classic_warp_maps(
 ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.uint16]]:
     """warpPerspective's fixed-point maps: integer source pixel + 5-bit x/y fraction index."""
     inv = cv2.invert(matrix)[1]
-    grid = _grid(out_size)
-    w = inv[2, 0] * grid[0] + inv[2, 1] * grid[1] + inv[2, 2]
+    xs, ys = _axis(out_size), _axis(out_size)[:, None]
+    # Same arithmetic as cv::warpPerspective (double), broadcast over rows and columns.
+    w = inv[2, 0] * xs + inv[2, 1] * ys + inv[2, 2]
     w = np.where(w != 0, _INTER_TAB / np.where(w != 0, w, 1.0), 0.0)
     # rint: round half to even, as cvRound.
-    x = np.rint((inv[0, 0] * grid[0] + inv[0, 1] * grid[1] + inv[0, 2]) * w).astype(np.int32)
-    y = np.rint((inv[1, 0] * grid[0] + inv[1, 1] * grid[1] + inv[1, 2]) * w).astype(np.int32)
+    x = np.rint((inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]) * w).astype(np.int32)
+    y = np.rint((inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]) * w).astype(np.int32)
     xy = np.stack([x >> _INTER_BITS, y >> _INTER_BITS], axis=-1).astype(np.int16)
     frac = ((y & (_INTER_TAB - 1)) * _INTER_TAB + (x & (_INTER_TAB - 1))).astype(np.uint16)
     return xy, frac
 
 
 @cache
-def _grid(size: int) -> FloatArray:
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
-    return np.stack([xs, ys])
+def _axis(size: int) -> FloatArray:
+    return np.arange(size, dtype=np.float64)
 
 
 def project_to_frame(points: FloatArray, roi: Roi) -> FloatArray:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.pipeline.pose.detector import PoseDetector
-from service.pipeline.pose.landmark import LandmarkModel
+from service.pipeline.pose.landmark import LandmarkModel, RoiLandmarks
 from service.pipeline.pose.roi import Roi, alignment_rect, roi_from_points
 from service.pipeline.pose.smoothing import PoseSmoother
 
@@ -44,14 +44,16 @@ class PoseTracker:
         self.min_tracking_confidence = min_tracking_confidence
         self.smoother = PoseSmoother(enabled=smooth)
         self._roi: Roi | None = None
+        self._detected_now = False
 
     def reset(self) -> None:
         self._roi = None
         self.smoother.reset()
 
-    def __call__(self, image: BGRImage, t_s: float) -> FramePose | None:
+    def next_roi(self, image: BGRImage) -> Roi | None:
+        """The crop for this frame: tracked from the last one, else from a fresh detection."""
+        self._detected_now = self._roi is None
         roi = self._roi
-        detected_now = roi is None
         if roi is None:
             detections = self.detector(image)
             if not detections:
@@ -62,7 +64,10 @@ class PoseTracker:
         if not roi.is_usable():
             self.reset()
             return None
-        result = self.landmark_model([(image, roi)])[0]
+        return roi
+
+    def update(self, t_s: float, frame_width: int, result: RoiLandmarks) -> FramePose | None:
+        """Take the landmark model's output for this frame's ROI; smooth; set the next ROI."""
         if not result.pose_score > self.min_tracking_confidence:
             self.reset()
             return None
@@ -74,11 +79,13 @@ class PoseTracker:
             result.aux,
             result.world,
             object_scale=object_scale,
-            frame_width=image.shape[1],
+            frame_width=frame_width,
         )
         self._roi = roi_from_points(aux[0, :2], aux[1, :2])
-        return FramePose(landmarks, world, result.pose_score, detected_now)
+        return FramePose(landmarks, world, result.pose_score, self._detected_now)
 
-
-def empty_pose() -> tuple[FloatArray, FloatArray]:
-    return np.full((33, 5), np.nan), np.full((33, 3), np.nan)
+    def __call__(self, image: BGRImage, t_s: float) -> FramePose | None:
+        roi = self.next_roi(image)
+        if roi is None:
+            return None
+        return self.update(t_s, image.shape[1], self.landmark_model([(image, roi)])[0])

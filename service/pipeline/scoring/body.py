@@ -23,7 +23,7 @@ from service.pipeline.landmarks import (
     R_KNEE,
     R_SHOULDER,
 )
-from service.pipeline.scoring.cleanup import Cleaned, interpolate_short_gaps
+from service.pipeline.scoring.cleanup import Cleaned, Points, interpolate_short_gaps
 
 F64 = npt.NDArray[np.float64]
 
@@ -33,14 +33,14 @@ F64 = npt.NDArray[np.float64]
 SCALE_WINDOW_S = 6.0
 
 
-def seg_len(xy: F64, a: int, b: int) -> F64:
-    d: F64 = np.linalg.norm(xy[:, a] - xy[:, b], axis=-1)
+def seg_len(xy: Points, a: int, b: int) -> F64:
+    d: F64 = np.linalg.norm(xy[a] - xy[b], axis=-1)
     return d
 
 
-def pair_mid(xy: F64, a: int, b: int) -> F64:
+def pair_mid(xy: Points, a: int, b: int) -> F64:
     """Midpoint of a left/right pair; the one visible point when the other is hidden."""
-    pa, pb = xy[:, a], xy[:, b]
+    pa, pb = xy[a], xy[b]
     mid = 0.5 * (pa + pb)
     mid = np.where(np.isfinite(mid), mid, pa)
     out: F64 = np.where(np.isfinite(mid), mid, pb)
@@ -77,7 +77,11 @@ def body_geometry(c: Cleaned) -> Body:
     window = round(SCALE_WINDOW_S * c.fps)
     leg = _running_max(leg_raw, window)
     # The running max is biased up by single-frame spikes; a median over ~1 s removes them.
-    leg = median_filter(np.nan_to_num(leg, nan=0.0), size=max(3, round(c.fps)), mode="nearest")
+    # The scale changes slowly: take the median at ~10 samples/s and interpolate back.
+    step = max(1, round(c.fps / 10))
+    coarse = np.nan_to_num(leg[::step], nan=0.0)
+    coarse = median_filter(coarse, size=max(3, round(c.fps / step)), mode="nearest")
+    leg = np.interp(np.arange(leg.size), np.arange(0, leg.size, step), coarse)
     leg = np.where(leg > 0, leg, np.nan)
     leg = interpolate_short_gaps(leg, c.frames)  # scale is slow: bridge any gap
     # A frame with no body at all keeps NaN through everything downstream.

@@ -11,14 +11,16 @@ results stable from 10 to 60 fps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import L_HIP, L_SHOULDER, LEG, NUM_LANDMARKS, R_HIP, R_SHOULDER
+from service.pipeline.landmarks import L_HIP, L_SHOULDER, LEG, R_HIP, R_SHOULDER
 
 F64 = npt.NDArray[np.float64]
 B = npt.NDArray[np.bool_]
@@ -38,15 +40,37 @@ USED = [L_SHOULDER, R_SHOULDER, *LEG]
 WORLD_USED = [L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]
 
 
+class Points:
+    """Landmark-indexed access to a compact (T, K, ...) array of the landmarks in ``ids``.
+
+    ``pts[j]`` is landmark j over time, ``pts[[a, b]]`` several (T, 2, ...). Only
+    the landmarks the scorer reads are stored: an hour of video is 108,000 frames,
+    and copying all 33 landmarks through every step would dominate the run time.
+    """
+
+    __slots__ = ("_col", "data")
+
+    def __init__(self, data: npt.NDArray[Any], ids: Sequence[int]) -> None:
+        self.data = data
+        self._col = {j: k for k, j in enumerate(ids)}
+
+    def cols(self, j: int | Sequence[int]) -> int | list[int]:
+        return self._col[j] if isinstance(j, int) else [self._col[i] for i in j]
+
+    def __getitem__(self, j: int | Sequence[int]) -> npt.NDArray[Any]:
+        out: npt.NDArray[Any] = self.data[:, self.cols(j)]
+        return out
+
+
 @dataclass(frozen=True, slots=True)
 class Cleaned:
-    """Cleaned pixel coordinates and what was done to them."""
+    """Cleaned pixel coordinates of the USED landmarks and what was done to them."""
 
-    xy: F64  # (T, 33, 2) pixels, NaN where unknown
-    z: F64  # (T, 33) MediaPipe relative depth in pixels (z * width), NaN where unknown
-    valid: B  # (T, 33) point was observed (not interpolated) with enough visibility
-    vis: F64  # (T, 33) visibility of USED points as reported (1 where the client sent none), else 0
-    world: F64  # (T, 33, 3) metres, NaN when absent
+    xy: Points  # (T, 2) per landmark, pixels, NaN where unknown
+    z: Points  # (T,) MediaPipe relative depth in pixels (z * width), NaN where unknown
+    valid: Points  # (T,) bool: observed (not interpolated) with enough visibility
+    vis: Points  # (T,) visibility as reported (1 where the client sent none, 0 if absent)
+    world: Points  # (T, 3) metres for WORLD_USED, NaN when absent
     t_s: F64
     fps: float
     width: int
@@ -54,7 +78,7 @@ class Cleaned:
 
     @property
     def frames(self) -> int:
-        return int(self.xy.shape[0])
+        return int(self.t_s.shape[0])
 
 
 def interpolate_short_gaps(a: F64, max_gap: int) -> F64:
@@ -67,7 +91,7 @@ def interpolate_short_gaps(a: F64, max_gap: int) -> F64:
     # Only columns with a hole need work (most clips have none on most points).
     holed = np.flatnonzero(~np.isfinite(whole).all(axis=0))
     if holed.size == 0 or max_gap <= 0:
-        return a.copy()
+        return a  # nothing to fill; callers never write into the result
     flat = whole[:, holed]
     ok = np.isfinite(flat)
     idx = np.arange(t)[:, None]
@@ -111,27 +135,32 @@ def nan_gaussian(a: F64, sigma_frames: float) -> F64:
 
 def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     """Clean the landmarks the scorer uses (USED); the others stay NaN in ``xy``."""
-    t = kp.frames
-    lm = kp.landmarks[:, USED].astype(np.float64)
+    lm = kp.landmarks[:, USED, :4].astype(np.float64)  # x, y, z, visibility
     vis = lm[:, :, 3]
     # Missing visibility (a client that sends x, y only) means "trust the point".
     low = np.isfinite(vis) & (vis < min_visibility)
     ok = np.isfinite(lm[:, :, :2]).all(axis=2) & ~low
-    xy_u = np.where(ok[..., None], lm[:, :, :2], np.nan)
-    z_u = np.where(ok, lm[:, :, 2] * kp.width, np.nan)
+    if ok.all():  # the common case: skip two full-size masking passes
+        xy_u, z_u = lm[:, :, :2], lm[:, :, 2] * kp.width
+    else:
+        xy_u = np.where(ok[..., None], lm[:, :, :2], np.nan)
+        z_u = np.where(ok, lm[:, :, 2] * kp.width, np.nan)
 
     max_gap = round(MAX_GAP_S * kp.fps)
     sigma = JITTER_SIGMA_S * kp.fps
-    xy = np.full((t, NUM_LANDMARKS, 2), np.nan)
-    z = np.full((t, NUM_LANDMARKS), np.nan)
-    xy[:, USED] = nan_gaussian(interpolate_short_gaps(xy_u, max_gap), sigma)
-    z[:, USED] = nan_gaussian(interpolate_short_gaps(z_u, max_gap), sigma)
-    valid = np.zeros((t, NUM_LANDMARKS), bool)
-    valid[:, USED] = ok
-    vis_out = np.zeros((t, NUM_LANDMARKS))
+    xy = nan_gaussian(interpolate_short_gaps(xy_u, max_gap), sigma)
+    z = nan_gaussian(interpolate_short_gaps(z_u, max_gap), sigma)
     present = np.isfinite(lm[:, :, 0])
-    vis_out[:, USED] = np.where(np.isfinite(vis), vis, np.where(present, 1.0, 0.0))
-    # World landmarks: only the shoulders and hips are read (view); no float64 copy of the rest.
-    world = np.full((t, NUM_LANDMARKS, 3), np.nan)
-    world[:, WORLD_USED] = kp.world[:, WORLD_USED]
-    return Cleaned(xy, z, valid, vis_out, world, kp.t_s, kp.fps, kp.width, kp.height)
+    vis_out = np.where(np.isfinite(vis), vis, np.where(present, 1.0, 0.0))
+    world = kp.world[:, WORLD_USED].astype(np.float64)
+    return Cleaned(
+        Points(xy, USED),
+        Points(z, USED),
+        Points(ok, USED),
+        Points(vis_out, USED),
+        Points(world, WORLD_USED),
+        kp.t_s,
+        kp.fps,
+        kp.width,
+        kp.height,
+    )

@@ -31,7 +31,7 @@ from service.pipeline.landmarks import (
     R_TOE,
 )
 from service.pipeline.scoring.body import Body
-from service.pipeline.scoring.cleanup import Cleaned
+from service.pipeline.scoring.cleanup import Cleaned, Points
 
 F64 = npt.NDArray[np.float64]
 
@@ -69,8 +69,8 @@ def _dot(a: F64, b: F64) -> F64:
     return out
 
 
-def _stack(xy: F64, idx: tuple[int, int]) -> F64:
-    out: F64 = xy[:, list(idx)]  # (T, 2 sides, 2 coords)
+def _stack(xy: Points, idx: tuple[int, int]) -> F64:
+    out: F64 = xy[list(idx)]  # (T, 2 sides, 2 coords)
     return out
 
 

@@ -46,7 +46,14 @@ from service.pipeline.scoring.schema import (
 from service.pipeline.scoring.squat_check import Rejected, check_squat
 from service.pipeline.scoring.summary import summarise
 from service.pipeline.scoring.version import SCORER_VERSION
-from service.pipeline.scoring.view import classify, frame_yaw, view_confidence, window_view
+from service.pipeline.scoring.view import (
+    ASYMMETRY_SUSPECT,
+    classify,
+    frame_yaw,
+    view_confidence,
+    visibility_asymmetry,
+    window_view,
+)
 
 F64 = npt.NDArray[np.float64]
 ViewArg = Literal["auto", "front", "side"]
@@ -73,12 +80,13 @@ def _depth(r: RawRep, c: Cleaned, view: str) -> Depth:
     flex = None
     if view == "side":
         b = r.bottom
-        hip_y = np.nanmean(c.xy[b, [L_HIP, R_HIP], 1])
-        knee_y = np.nanmean(c.xy[b, [L_KNEE, R_KNEE], 1])
+        at = c.xy.data[b]  # (K, 2) this frame
+        hip_y = np.nanmean(at[c.xy.cols([L_HIP, R_HIP]), 1])
+        knee_y = np.nanmean(at[c.xy.cols([L_KNEE, R_KNEE]), 1])
         if math.isfinite(hip_y) and math.isfinite(knee_y):
             below = bool(hip_y > knee_y)
-        thigh = c.xy[b, list(HIP)] - c.xy[b, list(KNEE)]
-        shank = c.xy[b, list(ANKLE)] - c.xy[b, list(KNEE)]
+        thigh = at[c.xy.cols(list(HIP))] - at[c.xy.cols(list(KNEE))]
+        shank = at[c.xy.cols(list(ANKLE))] - at[c.xy.cols(list(KNEE))]
         cos = np.einsum("ij,ij->i", thigh, shank) / (
             np.linalg.norm(thigh, axis=1) * np.linalg.norm(shank, axis=1)
         )
@@ -94,7 +102,7 @@ def _depth(r: RawRep, c: Cleaned, view: str) -> Depth:
 
 
 def _no_rep_reason(c: Cleaned, h: F64, rejected: list[Rejected]) -> str:
-    if not np.isfinite(c.xy).any():
+    if not np.isfinite(c.xy.data).any():
         return "no person detected"
     if not np.isfinite(h).any():
         return "hips, knees or ankles never visible together: cannot follow the pelvis"
@@ -120,6 +128,7 @@ class _RepContext:
 
     yaw: F64
     yaw_spread: F64
+    vis_asym: F64
     visibility: F64
     near_side: npt.NDArray[np.intp]
     knee: knee_mod.KneeArrays
@@ -129,12 +138,13 @@ class _RepContext:
 def _context(raw: list[RawRep], c: Cleaned, h: F64, yaw: F64, ff: FrontalFrames) -> _RepContext:
     rf = rep_frames(raw, h, c.fps)
     legs = list(HIP) + list(KNEE) + list(ANKLE)
-    vis = _range_mean(c.valid[:, legs].mean(axis=1), raw)
-    left = _range_mean(c.vis[:, [L_ANKLE, L_HEEL, L_TOE]].mean(axis=1), raw)
-    right = _range_mean(c.vis[:, [R_ANKLE, R_HEEL, R_TOE]].mean(axis=1), raw)
+    vis = _range_mean(c.valid[legs].mean(axis=1), raw)
+    left = _range_mean(c.vis[[L_ANKLE, L_HEEL, L_TOE]].mean(axis=1), raw)
+    right = _range_mean(c.vis[[R_ANKLE, R_HEEL, R_TOE]].mean(axis=1), raw)
     return _RepContext(
         yaw=agg(yaw, rf.whole),
         yaw_spread=spread(yaw, rf.whole, 0.1, 0.9),
+        vis_asym=agg(visibility_asymmetry(c), rf.whole),
         visibility=vis,
         near_side=np.where(left >= right, 0, 1).astype(np.intp),
         knee=knee_mod.knee_arrays(ff, rf),
@@ -148,6 +158,8 @@ def _build_rep(i: int, r: RawRep, c: Cleaned, ctx: _RepContext, view_arg: ViewAr
     vconf = 0.0
     if math.isfinite(yaw_deg):
         auto_view, vconf = classify(yaw_deg), view_confidence(yaw_deg, yaw_spread)
+        if auto_view == "front" and abs(float(ctx.vis_asym[i])) > ASYMMETRY_SUSPECT:
+            vconf *= 0.7  # one side reported hidden: maybe not as frontal as it looks
     view: ViewName = auto_view if view_arg == "auto" else view_arg
     if view_arg not in ("auto", auto_view):
         vconf = min(vconf, 0.5)  # the caller overrode what the body geometry says
@@ -204,15 +216,15 @@ def score_keypoints(
     xy = c.xy
     feet = np.stack(
         [
-            xy[:, L_ANKLE] - xy[:, R_ANKLE],
-            xy[:, L_HEEL] - xy[:, R_HEEL],
-            xy[:, L_TOE] - xy[:, R_TOE],
+            xy[L_ANKLE] - xy[R_ANKLE],
+            xy[L_HEEL] - xy[R_HEEL],
+            xy[L_TOE] - xy[R_TOE],
         ],
         axis=1,
     )
     cand = segment_reps(h, c.fps)
     keep, rejected = check_squat(
-        cand, rep_frames(cand, h, c.fps), feet, xy[:, L_KNEE, 1] - xy[:, R_KNEE, 1], body.leg
+        cand, rep_frames(cand, h, c.fps), feet, xy[L_KNEE][:, 1] - xy[R_KNEE][:, 1], body.leg
     )
     raw = [r for r, k in zip(cand, keep, strict=True) if k]
     yaw = frame_yaw(c, body)

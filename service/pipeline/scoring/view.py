@@ -12,8 +12,9 @@ cannot decide alone:
    the left/right image distance, atan2(|dz|, |dx|), for shoulders and hips.
 3. World landmarks (metres), same angle, when the pose engine supplies them.
 
-Visibility asymmetry (one side's joints hidden) is not used for the angle but
-lowers nothing either; it is implied by (2). Yaw thresholds: below 30° the
+Visibility asymmetry (one side's joints reported as hidden) cannot give an
+angle, but a "front" view with one side much less visible than the other is
+suspect: it lowers that rep's view confidence (``ASYMMETRY_SUSPECT``). Yaw thresholds: below 30° the
 frontal-plane projection of the knee is within cos(30°) = 87% of true scale and
 sagittal knee travel leaks < 50% into it: front. Above 50°: side. Between:
 oblique, where frontal knee measures are contaminated by knee flexion.
@@ -27,7 +28,16 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from service.pipeline.landmarks import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from service.pipeline.landmarks import (
+    L_ANKLE,
+    L_HIP,
+    L_KNEE,
+    L_SHOULDER,
+    R_ANKLE,
+    R_HIP,
+    R_KNEE,
+    R_SHOULDER,
+)
 from service.pipeline.scoring.body import Body
 from service.pipeline.scoring.cleanup import Cleaned
 
@@ -35,6 +45,9 @@ F64 = npt.NDArray[np.float64]
 View = Literal["front", "side", "oblique"]
 
 FRONT_MAX_YAW = 30.0
+# Mean visibility of one side's shoulder-hip-knee-ankle minus the other's. Front
+# views read |asym| < 0.05 on the labelled clips, side views 0.1-0.6.
+ASYMMETRY_SUSPECT = 0.25
 SIDE_MIN_YAW = 50.0
 # Frontal breadths in leg lengths (see module docstring).
 SHOULDER_BREADTH = 0.45
@@ -52,15 +65,25 @@ def frame_yaw(c: Cleaned, body: Body) -> F64:
     xy, z, w = c.xy, c.z, c.world
     est = []
     for a, b, breadth in ((L_SHOULDER, R_SHOULDER, SHOULDER_BREADTH), (L_HIP, R_HIP, HIP_BREADTH)):
-        width = np.abs(xy[:, a, 0] - xy[:, b, 0]) / body.leg
+        dx = xy[a][:, 0] - xy[b][:, 0]
+        width = np.abs(dx) / body.leg
         with np.errstate(invalid="ignore"):
             est.append(np.degrees(np.arccos(np.clip(width / breadth, 0.0, 1.0))))
-        est.append(_pair_yaw(xy[:, a, 0] - xy[:, b, 0], z[:, a] - z[:, b]))
-        est.append(_pair_yaw(w[:, a, 0] - w[:, b, 0], w[:, a, 2] - w[:, b, 2]))
+        est.append(_pair_yaw(dx, z[a] - z[b]))
+        wa, wb = w[a], w[b]
+        est.append(_pair_yaw(wa[:, 0] - wb[:, 0], wa[:, 2] - wb[:, 2]))
     stack = np.stack(est, axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out: F64 = np.nanmedian(stack, axis=1)
+    return out
+
+
+def visibility_asymmetry(c: Cleaned) -> F64:
+    """Per frame: left-side minus right-side mean visibility of the major joints."""
+    left = c.vis[[L_SHOULDER, L_HIP, L_KNEE, L_ANKLE]].mean(axis=1)
+    right = c.vis[[R_SHOULDER, R_HIP, R_KNEE, R_ANKLE]].mean(axis=1)
+    out: F64 = left - right
     return out
 
 

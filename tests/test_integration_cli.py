@@ -1,0 +1,69 @@
+"""The commands a deployer types: `kneecave keys …` and `kneecave serve` with no keys."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.clips import REPO
+from tests.service_support import Env, Server, make_env
+
+
+def kneecave(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=REPO,
+        env=env.vars(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_keys_create_list_revoke_over_http(tmp_path: Path) -> None:
+    with make_env("redis", tmp_path) as env:
+        created = kneecave(env, "keys", "create", "--tenant", "acme")
+        assert created.returncode == 0, created.stderr
+        api_key = re.search(r"api key:\s+(\S+)", created.stdout)
+        key_id = re.search(r"key id:\s+(\S+)", created.stdout)
+        secret = re.search(r"webhook secret:\s+(whsec_\S+)", created.stdout)
+        assert api_key
+        assert key_id
+        assert secret
+        listed = kneecave(env, "keys", "list")
+        assert key_id[1] in listed.stdout
+        assert "acme" in listed.stdout
+        assert api_key[1].split("_", 2)[2] not in listed.stdout  # never the secret
+        server = Server(env, tmp_path, workers=0)
+        try:
+            with server.client(api_key[1]) as c:
+                assert c.get("/v1/jobs").status_code == 200
+                assert c.get("/v1/webhook-secret").json()["secret"] == secret[1]
+                assert kneecave(env, "keys", "revoke", key_id[1]).returncode == 0
+                assert c.get("/v1/jobs").status_code == 401
+            assert kneecave(env, "keys", "revoke", "nosuchkey").returncode == 1
+            time.sleep(0.2)
+            assert api_key[1] not in server.log()  # keys never reach the logs
+        finally:
+            server.stop()
+
+
+def test_serve_without_keys_prints_a_working_dev_key(tmp_path: Path) -> None:
+    with make_env("sqlite", tmp_path) as env:
+        server = Server(env, tmp_path, workers=0)
+        try:
+            banner = server.log()
+            found = re.search(r"Authorization: Bearer (kc_\S+)", banner)
+            assert found, banner
+            assert "DEV key" in banner
+            with server.client(found[1]) as c:
+                assert c.get("/v1/jobs").status_code == 200
+        finally:
+            server.stop()
+        # uvicorn re-raises SIGTERM after a clean shutdown, so the exit status says -15.
+        assert server.popen.returncode in (0, -15)
+        assert "Application shutdown complete" in server.log()
