@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MODELS := models/pose_detection.onnx models/pose_landmark_full.onnx
 
-.PHONY: setup serve test lint bench clean
+.PHONY: setup browser serve test lint bench clean
 
 setup: $(STAMP) $(MODELS)
 
@@ -24,7 +24,13 @@ $(MODELS) &: $(STAMP) models/build.py models/manifest.json
 serve: setup
 	$(BIN)/kneecave serve
 
-test: setup
+# The web page's test drives Debian's Chromium through chromedriver (installed when missing).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup
