@@ -75,7 +75,7 @@ class WebhookURLError(KneecaveError):
 # --- service (API, jobs, tenants) ----------------------------------------------------
 
 
-class Canceled(KneecaveError):
+class Canceled(KneecaveError):  # noqa: N818 (the name analyze_video raises)
     """The work was stopped on request (client cancel, lost lease or worker shutdown)."""
 
     code = "canceled"
@@ -83,37 +83,37 @@ class Canceled(KneecaveError):
     title = "Canceled"
 
 
-class NotFound(KneecaveError):
+class NotFoundError(KneecaveError):
     code = "not_found"
     status = 404
     title = "Not found"
 
 
-class Unauthorized(KneecaveError):
+class UnauthorizedError(KneecaveError):
     code = "unauthorized"
     status = 401
     title = "Missing or invalid API key"
 
 
-class IdempotencyConflict(KneecaveError):
+class IdempotencyConflictError(KneecaveError):
     code = "idempotency_conflict"
     status = 409
     title = "Idempotency-Key reused with a different request"
 
 
-class UnsupportedMedia(KneecaveError):
+class UnsupportedMediaError(KneecaveError):
     code = "unsupported_media_type"
     status = 415
     title = "Not a supported video format"
 
 
-class InvalidRequest(KneecaveError):
+class InvalidRequestError(KneecaveError):
     code = "invalid_request"
     status = 422
     title = "Invalid request"
 
 
-class RateLimited(KneecaveError):
+class RateLimitedError(KneecaveError):
     """Too many requests (or too many active jobs); ``retry_after_s`` feeds Retry-After."""
 
     code = "rate_limited"
@@ -125,7 +125,7 @@ class RateLimited(KneecaveError):
         self.retry_after_s = retry_after_s
 
 
-class Unavailable(KneecaveError):
+class UnavailableError(KneecaveError):
     code = "unavailable"
     status = 503
     title = "Service unavailable"

@@ -18,7 +18,8 @@ from typing import Any
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-_REDACTED = frozenset({"authorization", "api_key", "secret"})
+# Never emitted: credentials, should one be passed in `extra`, and uvicorn's ANSI duplicate.
+_DROPPED = frozenset({"authorization", "api_key", "secret", "color_message"})
 
 
 @contextmanager
@@ -41,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             **_context.get(),
         }
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_") and key not in _REDACTED:
+            if key not in _STANDARD and not key.startswith("_") and key not in _DROPPED:
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

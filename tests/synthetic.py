@@ -266,6 +266,30 @@ def _fppa_ref(lm: F64, s: int) -> F64:
     return out
 
 
+def hide(kp: Keypoints, landmarks: list[int], visibility: float = 0.05) -> Keypoints:
+    """The same clip with some landmarks reported as not visible (e.g. feet out of frame)."""
+    lm = kp.landmarks.copy()
+    lm[:, landmarks, 3] = visibility
+    return Keypoints.build(
+        lm,
+        fps=kp.fps,
+        width=kp.width,
+        height=kp.height,
+        world=kp.world,
+        detected=kp.detected,
+        t_s=kp.t_s,
+    )
+
+
+def walk_in(kp: Keypoints, seconds: float, distance_px: float) -> Keypoints:
+    """The person walks in from the side over the first ``seconds`` (off-frame points missing)."""
+    lm = kp.landmarks.copy()
+    shift = np.clip(1 - kp.t_s / seconds, 0, 1) * distance_px
+    lm[..., 0] -= shift[:, None].astype(np.float32)
+    lm[lm[..., 0] < 0] = np.nan
+    return Keypoints.build(lm, fps=kp.fps, width=kp.width, height=kp.height, t_s=kp.t_s)
+
+
 def mirror(kp: Keypoints) -> Keypoints:
     """The same clip filmed mirrored: x -> width - x, left/right landmarks swapped."""
     lm = kp.landmarks.copy()
@@ -306,11 +330,16 @@ def resample(kp: Keypoints, fps: float) -> Keypoints:
     )
 
 
-def transform(kp: Keypoints, scale: float, dx: float, dy: float) -> Keypoints:
-    """Scale about the origin and translate (a different camera distance / framing)."""
+def transform(
+    kp: Keypoints, scale: float, dx: float, dy: float, *, roll_deg: float = 0.0
+) -> Keypoints:
+    """Scale, roll about the frame centre and translate (camera distance, tilt, framing)."""
     lm = kp.landmarks.copy()
-    lm[..., 0] = lm[..., 0] * scale + dx
-    lm[..., 1] = lm[..., 1] * scale + dy
+    cx, cy = kp.width / 2, kp.height / 2
+    a = math.radians(roll_deg)
+    x, y = lm[..., 0] - cx, lm[..., 1] - cy
+    lm[..., 0] = (x * math.cos(a) - y * math.sin(a) + cx) * scale + dx
+    lm[..., 1] = (x * math.sin(a) + y * math.cos(a) + cy) * scale + dy
     w = max(1, math.ceil(kp.width * scale + abs(dx)))
     h = max(1, math.ceil(kp.height * scale + abs(dy)))
     # z is in units of the image width: keep z * width (pixels) scaling with the picture.

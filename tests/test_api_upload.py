@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from service.api.upload import sniff_video
-from service.errors import UnsupportedMedia
+from service.errors import UnsupportedMediaError
 from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload
 
 MAX_UPLOAD = 8 * 1024 * 1024
@@ -154,7 +154,7 @@ def test_sniffer_knows_the_containers() -> None:
         *Path(SHORT_CLIP).parent.glob("*.mov"),
     ):
         assert sniff_video(clip.read_bytes()[:64]) in {"mp4", "mov", "matroska"}
-    with pytest.raises(UnsupportedMedia):
+    with pytest.raises(UnsupportedMediaError):
         sniff_video(b"RIFF\x00\x00\x00\x00WAVEfmt ")
 
 

@@ -154,6 +154,14 @@ def test_result_equals_cli_and_webhook_is_signed(
 
         metrics = c.get("/metrics").text
     assert 'kneecave_jobs_finished_total{outcome="succeeded"}' in metrics
+    # Structured logs: JSON lines carrying the job id and tenant, never the API key.
+    logs = deployment.server.log() + "".join(w.log() for w in deployment.workers)
+    events = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    finished = [e for e in events if e["msg"] == "job finished" and e.get("job_id") == job_id]
+    assert finished, logs[-2000:]
+    assert finished[0]["tenant"] == "acme"
+    assert finished[0]["status"] == "succeeded"
+    assert deployment.api_key not in logs
 
 
 def test_cancel_running_job(deployment: Deployment) -> None:

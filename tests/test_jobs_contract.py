@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.errors import IdempotencyConflict
+from service.errors import IdempotencyConflictError
 from service.jobs.backends import Backends, open_backends
 from service.jobs.model import Job, JobError, JobStatus
 from service.tenants import authenticate, create_key, ensure_dev_key
@@ -65,7 +65,7 @@ async def test_idempotency_same_body_same_job_other_body_conflict(backends: Back
     first, _ = await jobs.submit(new_job(key="k"), "k")
     again, created = await jobs.submit(new_job(key="k"), "k")
     assert (again.id, created) == (first.id, False)
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyConflictError):
         await jobs.submit(new_job(request_hash="h2", key="k"), "k")
     other_tenant, created = await jobs.submit(new_job(tenant="beta", key="k"), "k")
     assert created
@@ -172,6 +172,7 @@ async def test_worker_lost_after_max_attempts(backends: Backends) -> None:
     assert final.status is JobStatus.FAILED
     assert final.error is not None
     assert final.error.code == "worker_lost"
+    assert (await jobs.stats())["jobs_total:worker_lost"] == 1  # counted for /metrics
 
 
 async def test_release_requeues_without_spending_an_attempt(backends: Backends) -> None:

@@ -34,12 +34,45 @@ def leg_errors(ours: Keypoints, ref: Keypoints) -> np.ndarray:
     return np.asarray(dist / torso[:, None])
 
 
+# Clips where the bar is below MediaPipe's own reproducibility (docs/pose.md,
+# "Accuracy"): its references for the H.264 and the VP9 encode of this video
+# differ from each other by a median 0.051 torso lengths, the torso is 40-70 px
+# (so 2 % is ~1 px), and with MediaPipe's ROIs forced in we match its raw
+# landmarks to 0.001 px (median). Strict: a pass here must be noticed.
+UNSTABLE_REFERENCE = {
+    "side_plate_squat_3reps": "MediaPipe differs from itself across encodes by 0.051",
+    "side_plate_squat_3reps_vp9": "MediaPipe differs from itself across encodes by 0.051",
+}
+
+
+def _clip_params() -> list[object]:
+    return [
+        pytest.param(
+            c,
+            marks=pytest.mark.xfail(reason=UNSTABLE_REFERENCE[c], strict=True)
+            if c in UNSTABLE_REFERENCE
+            else (),
+        )
+        for c in clips_with_reference()
+    ]
+
+
+def test_unstable_reference_claim_holds() -> None:
+    # The evidence behind UNSTABLE_REFERENCE, recomputed from the two references.
+    a = Keypoints.load(reference_path("side_plate_squat_3reps"))
+    b = Keypoints.load(reference_path("side_plate_squat_3reps_vp9"))
+    n = min(a.frames, b.frames)
+    cut = Keypoints.build(a.landmarks[:n], fps=a.fps, width=a.width, height=a.height)
+    other = Keypoints.build(b.landmarks[:n], fps=b.fps, width=b.width, height=b.height)
+    assert float(np.median(leg_errors(other, cut))) > 2 * MAX_MEDIAN_LEG_ERROR
+
+
 def test_reference_set_is_complete() -> None:
     assert len(clips_with_reference()) >= 22
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("clip_id", clips_with_reference())
+@pytest.mark.parametrize("clip_id", _clip_params())
 def test_matches_mediapipe(clip_id: str) -> None:
     ref = Keypoints.load(reference_path(clip_id))
     ours = pose_keypoints(clip_id)

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
-from service.api.problems import install_problem_handlers
+from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics
 from service.config import Settings
 from service.jobs.backends import open_backends
@@ -91,9 +91,10 @@ async def _embedded_workers(
     async def run() -> None:
         # Loading the pipeline takes a while: the API answers (readyz: warming up) meanwhile.
         analyzer = analyze if analyze is not None else await asyncio.to_thread(load_analyzer)
-        ctx = worker_context(settings, app.state.backends, analyzer)
+        worker = Worker(worker_context(settings, app.state.backends, analyzer), count)
+        app.state.worker = worker
         ready.set()
-        await Worker(ctx, count).run(stop)
+        await worker.run(stop)
 
     task = asyncio.create_task(run())
     try:
@@ -143,4 +144,11 @@ def create_app(
     for module in (jobs, keypoints, account, health, metrics):
         app.include_router(module.router)
     app.add_middleware(AccessLog)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_openapi(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
-from service.errors import RateLimited, Unauthorized
+from service.errors import RateLimitedError, UnauthorizedError
 from service.jobs.backends import Backends
 from service.jobs.base import JobBackend
 from service.storage.base import BlobStore
@@ -50,14 +50,14 @@ async def current_tenant(
 ) -> str:
     """Authenticate the API key, then count the request against the tenant's rate."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("send `Authorization: Bearer <api key>`")
+        raise UnauthorizedError("send `Authorization: Bearer <api key>`")
     tenant = await authenticate(backends.keys, credentials.credentials)
     if tenant is None:
-        raise Unauthorized("the API key is not valid")
+        raise UnauthorizedError("the API key is not valid")
     request.state.tenant = tenant  # for the access log
     retry_after = await backends.rate.hit(tenant, settings.rate_limit_per_minute)
     if retry_after is not None:
-        raise RateLimited(
+        raise RateLimitedError(
             f"more than {settings.rate_limit_per_minute} requests per minute",
             retry_after_s=retry_after,
         )

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import KneecaveError, RateLimited, Unauthorized, VideoTooLarge
+from service.errors import KneecaveError, RateLimitedError, UnauthorizedError, VideoTooLarge
 
 log = logging.getLogger("kneecave.api")
 PROBLEM_JSON = "application/problem+json"
@@ -75,9 +75,9 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KneecaveError)
     headers: dict[str, str] = {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after_s)
-    if isinstance(exc, Unauthorized):
+    if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer realm="kneecave"'
     if isinstance(exc, VideoTooLarge):
         # The rest of the body is unread: without this uvicorn would drain (discard) it
@@ -125,6 +125,18 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         500, "internal_error", "Internal error", "unexpected error", instance=request.url.path
     )
+
+
+def problem_openapi(spec: dict[str, Any]) -> dict[str, Any]:
+    """Document error bodies under application/problem+json only (FastAPI also lists
+    the route's default application/json for a `model=` response)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_JSON in content and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+    return spec
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.asyncio import Redis
+if TYPE_CHECKING:  # the embedded backend must not need the Redis client installed
+    from redis.asyncio import Redis
 
 WINDOW_S = 60
 

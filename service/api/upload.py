@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from service.errors import InvalidRequest, UnsupportedMedia, VideoTooLarge
+from service.errors import InvalidRequestError, UnsupportedMediaError, VideoTooLarge
 from service.storage.base import BlobStore
 
 # Multipart framing and small form fields on top of the video itself.
@@ -31,10 +31,10 @@ _QT_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 
 
 def sniff_video(head: bytes) -> str:
-    """Container name from the first bytes, or raise UnsupportedMedia."""
+    """Container name from the first bytes, or raise UnsupportedMediaError."""
     if len(head) >= 12 and head[4:8] == b"ftyp":
         if head[8:12] in _NOT_VIDEO_BRANDS:
-            raise UnsupportedMedia("an image or audio file in an MP4 container, not a video")
+            raise UnsupportedMediaError("an image or audio file in an MP4 container, not a video")
         return "mp4"
     if len(head) >= 8 and head[4:8] in _QT_ATOMS:
         return "mov"
@@ -50,7 +50,9 @@ def sniff_video(head: bytes) -> str:
         return "flv"
     if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
         return "asf"
-    raise UnsupportedMedia("the upload is not a recognised video container (mp4, mov, webm, …)")
+    raise UnsupportedMediaError(
+        "the upload is not a recognised video container (mp4, mov, webm, …)"
+    )
 
 
 @dataclass
@@ -103,7 +105,7 @@ class _MultipartVideo:
         name = params.get(b"name", b"").decode("utf-8", "replace")
         if name == "video":
             if self.saw_video:
-                raise InvalidRequest("send one `video` part")
+                raise InvalidRequestError("send one `video` part")
             self.saw_video = True
         self._name = name
 
@@ -114,7 +116,7 @@ class _MultipartVideo:
         value = self.fields.setdefault(self._name or "", bytearray())
         value += data[start:end]
         if len(value) > MAX_FIELD_BYTES or len(self.fields) > 16:
-            raise InvalidRequest("form fields other than `video` must be short")
+            raise InvalidRequestError("form fields other than `video` must be short")
 
     def feed(self, chunk: bytes) -> list[bytes]:
         self._parser.write(chunk)
@@ -124,7 +126,7 @@ class _MultipartVideo:
     def finish(self) -> None:
         self._parser.finalize()
         if not self.saw_video:
-            raise InvalidRequest("the multipart body has no `video` part")
+            raise InvalidRequestError("the multipart body has no `video` part")
 
 
 async def _multipart_chunks(request: Request, mp: _MultipartVideo) -> AsyncIterator[bytes]:
@@ -149,7 +151,7 @@ async def _checked(chunks: AsyncIterator[bytes], info: UploadInfo) -> AsyncItera
         yield piece
     if not info.container:
         if not head:
-            raise InvalidRequest("the upload is empty")
+            raise InvalidRequestError("the upload is empty")
         info.container = sniff_video(head)
         digest.update(head)
         yield head
@@ -173,13 +175,13 @@ async def receive_video(request: Request, blobs: BlobStore, key: str, max_bytes:
         _, params = parse_options_header(content_type)
         boundary = params.get(b"boundary")
         if not boundary:
-            raise InvalidRequest("multipart/form-data without a boundary")
+            raise InvalidRequestError("multipart/form-data without a boundary")
         mp = _MultipartVideo(boundary)
         chunks = _multipart_chunks(request, mp)
     elif content_type.startswith(RAW_TYPES):
         chunks = request.stream()
     else:
-        raise UnsupportedMedia(
+        raise UnsupportedMediaError(
             "send multipart/form-data with a `video` part, or the raw video with a video/*"
             " content type"
         )

@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-from service.errors import IdempotencyConflict
+from service.errors import IdempotencyConflictError
 from service.jobs.model import Job, JobError, JobStatus, Lease
 
 Mutation = Callable[[Job], Job | None]
@@ -89,7 +89,7 @@ class JobBackend(ABC):
         stored = await self._insert(job, idempotency_key)
         if stored.id != job.id:
             if stored.request_hash != job.request_hash:
-                raise IdempotencyConflict(
+                raise IdempotencyConflictError(
                     "Idempotency-Key was already used with a different request body"
                 )
             return stored, False
@@ -163,18 +163,19 @@ class JobBackend(ABC):
             if job is None:
                 await self._settle(lease)
             elif job.exhausted(self.max_attempts):
-                await self.finish(
-                    lease,
-                    JobStatus.FAILED,
-                    error=JobError(
-                        code="worker_lost",
-                        detail=f"the worker stopped responding {self.max_attempts} times",
-                    ),
-                )
+                await self._give_up(lease)
             else:
                 return lease
             if self.clock() >= deadline:
                 return None
+
+    async def _give_up(self, lease: Lease) -> None:
+        """Its workers kept dying (crash, OOM kill, lost node): fail it, count it.
+        The sweeper removes its video."""
+        detail = f"the worker stopped responding {self.max_attempts} times"
+        error = JobError(code="worker_lost", detail=detail)
+        if await self.finish(lease, JobStatus.FAILED, error=error) is not None:
+            await self.record_outcome(error.code, None, 0)
 
     async def heartbeat(self, lease: Lease, lease_s: float, progress: float | None) -> Job | None:
         """Extend the lease (and record progress). None: the lease is lost or the job ended."""

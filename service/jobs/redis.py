@@ -96,8 +96,11 @@ class RedisJobBackend(JobBackend):
                 if existing is not None:
                     return existing
                 await self.r.set(idem, job.id)  # the earlier job is gone: the key is free
+        await self._ensure_group()
+        # Record and queue entry in one MULTI: a job is never stored without its delivery.
         async with self.r.pipeline(transaction=True) as pipe:
             self._stage(pipe, None, job)
+            pipe.xadd(self.k.stream, {"job_id": job.id})
             await pipe.execute()
         return job
 
@@ -159,13 +162,23 @@ class RedisJobBackend(JobBackend):
         return list(await self.r.zrangebyscore(self.k.expiry, "-inf", now, start=0, num=limit))
 
     async def _enqueue(self, job: Job) -> None:
-        await self._ensure_group()
-        await self.r.xadd(self.k.stream, {"job_id": job.id})
+        return None  # queued atomically with the record in `_insert`
 
     async def _reserve(
         self, worker_id: str, lease_s: float, timeout_s: float
     ) -> tuple[str, str] | None:
         await self._ensure_group()
+        try:
+            return await self._next_entry(worker_id, lease_s, timeout_s)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._group_ready = False  # the stream was deleted (flush, restore): recreate
+            return None
+
+    async def _next_entry(
+        self, worker_id: str, lease_s: float, timeout_s: float
+    ) -> tuple[str, str] | None:
         # First a delivery whose holder stopped heartbeating, then new work.
         _, claimed, _ = await self.r.xautoclaim(
             self.k.stream, GROUP, worker_id, min_idle_time=int(lease_s * 1000), count=1

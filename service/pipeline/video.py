@@ -76,10 +76,12 @@ def probe(
         raise VideoError(f"{p.name}: not a readable video ({exc})") from exc
     with container:
         fmt = container.format.name
-        if not container.streams.video:
+        # Cover art in a music file is a one-picture "video" stream: not a video.
+        motion = [v for v in container.streams.video if not _is_still(v)]
+        if not motion:
             kind = "audio-only file" if container.streams.audio else "file with no video stream"
             raise VideoError(f"{p.name}: {kind}, no video to analyse")
-        stream = container.streams.video[0]
+        stream = motion[0]
         codec = stream.codec_context.name
         # Full-range ("JPEG") YUV, as phones record it: this OpenCV build's
         # conversion of it is ~50x slower than PyAV's (seconds for the first
@@ -230,7 +232,7 @@ def _decode_pyav(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
     except av.error.FFmpegError as exc:
         raise VideoError(f"{info.path.name}: cannot open ({exc})") from exc
     with container:
-        stream = container.streams.video[0]
+        stream = next(v for v in container.streams.video if not _is_still(v))
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
@@ -261,6 +263,11 @@ def _opencv_can_decode(path: Path) -> bool:
         return bool(ok) and image is not None
     finally:
         cap.release()
+
+
+def _is_still(stream: av.video.stream.VideoStream) -> bool:
+    flags = av.stream.Disposition.attached_pic | av.stream.Disposition.still_image
+    return bool(int(stream.disposition) & int(flags))
 
 
 def _stream_fps(stream: av.video.stream.VideoStream) -> float:

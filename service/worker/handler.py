@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from service.config import Settings
-from service.errors import Canceled, KneecaveError
+from service.errors import Canceled, KneecaveError, ModelError
 from service.jobs.base import JobBackend
 from service.jobs.model import Job, JobError, JobStatus, Lease
 from service.logs import bind
@@ -26,6 +26,11 @@ from service.tenants import KeyStore
 log = logging.getLogger("kneecave.worker")
 
 StopReason = Literal["shutdown", "ended", "lost"]
+
+
+class WorkerFatalError(Exception):
+    """The pipeline cannot run here (model missing, device broken): the job goes back to
+    the queue and the worker exits, so it is restarted or replaced (TGI's fail-fast)."""
 
 
 class Analyzer(Protocol):
@@ -102,6 +107,8 @@ async def _analyze(ctx: WorkerContext, job: Job, run: Run) -> Outcome:
         )
     except Canceled as exc:
         return JobStatus.CANCELED, None, JobError(code=exc.code, detail=exc.detail)
+    except ModelError:
+        raise  # not the job's fault: see handle()
     except KneecaveError as exc:
         return JobStatus.FAILED, None, JobError(code=exc.code, detail=exc.detail)
     except Exception:
@@ -121,6 +128,12 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
         beat = asyncio.create_task(_heartbeat(ctx, lease, run))
         try:
             status, result, error = await _analyze(ctx, job, run)
+        except ModelError as exc:
+            await ctx.jobs.release(lease)
+            log.error(
+                "pipeline unavailable, job released: %s", exc.detail, extra={"code": exc.code}
+            )
+            raise WorkerFatalError(exc.detail) from exc
         finally:
             beat.cancel()
         if status is JobStatus.CANCELED and run.stop == "shutdown":

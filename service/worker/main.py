@@ -61,18 +61,23 @@ async def sweeping(settings: Settings, backends: Backends) -> AsyncIterator[None
             await task
 
 
-async def run_workers(settings: Settings, concurrency: int) -> None:
+# Exit status when the pipeline cannot run here (see WorkerFatalError).
+EXIT_PIPELINE_UNAVAILABLE = 3
+
+
+async def run_workers(settings: Settings, concurrency: int) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     analyze = load_analyzer()
     async with open_backends(settings) as backends, sweeping(settings, backends):
-        await Worker(worker_context(settings, backends, analyze), concurrency).run(stop)
+        worker = Worker(worker_context(settings, backends, analyze), concurrency)
+        await worker.run(stop)
+    return EXIT_PIPELINE_UNAVAILABLE if worker.fatal is not None else 0
 
 
 def worker_command(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, int(args.concurrency)))
-    return 0
+    return asyncio.run(run_workers(settings, int(args.concurrency)))

@@ -13,7 +13,7 @@ import contextlib
 import logging
 
 from service.jobs.model import Lease
-from service.worker.handler import Run, WorkerContext, handle
+from service.worker.handler import Run, WorkerContext, WorkerFatalError, handle
 from service.worker.notify import notify
 
 log = logging.getLogger("kneecave.worker")
@@ -25,8 +25,12 @@ class Worker:
         self.concurrency = max(1, concurrency)
         self.runs: dict[asyncio.Task[None], Run] = {}
         self._webhooks: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        # Set when the pipeline cannot run in this process; the worker then stops.
+        self.fatal: WorkerFatalError | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop = stop
         s = self.ctx.settings
         log.info(
             "worker started", extra={"worker_id": self.ctx.worker_id, "slots": self.concurrency}
@@ -56,6 +60,10 @@ class Worker:
     async def _process(self, lease: Lease, run: Run) -> None:
         try:
             done = await handle(self.ctx, lease, run)
+        except WorkerFatalError as exc:
+            self.fatal = exc
+            self._stop.set()
+            return
         except Exception:  # the lease lapses and the job is retried elsewhere
             log.exception("job handling failed", extra={"job_id": lease.job_id})
             return

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from service.api.deps import BackendsDep, TenantDep
 from service.api.problems import problem_responses
 from service.api.schemas import WebhookSecret
-from service.errors import NotFound
+from service.errors import NotFoundError
 
 router = APIRouter(prefix="/v1", tags=["account"])
 
@@ -20,5 +20,5 @@ router = APIRouter(prefix="/v1", tags=["account"])
 async def get_webhook_secret(tenant: TenantDep, backends: BackendsDep) -> WebhookSecret:
     secret = await backends.keys.webhook_secret(tenant)
     if secret is None:
-        raise NotFound("this tenant has no webhook secret")
+        raise NotFoundError("this tenant has no webhook secret")
     return WebhookSecret(secret=secret)

@@ -36,6 +36,9 @@ async def readyz(request: Request, backends: BackendsDep) -> JSONResponse:
     ready_workers = getattr(request.app.state, "workers_ready", None)
     if ready_workers is not None:
         checks["workers"] = "ok" if ready_workers.is_set() else "warming up"
+        worker = getattr(request.app.state, "worker", None)
+        if worker is not None and worker.fatal is not None:
+            checks["workers"] = "stopped: pipeline unavailable"
     ok = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

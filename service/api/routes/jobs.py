@@ -15,7 +15,7 @@ from service.api.deps import BlobsDep, JobsDep, SettingsDep, TenantDep
 from service.api.problems import problem_responses
 from service.api.schemas import Exercise, JobList, JobPublic, View
 from service.api.upload import UploadInfo, receive_video
-from service.errors import InvalidRequest, NotFound, RateLimited
+from service.errors import InvalidRequestError, NotFoundError, RateLimitedError
 from service.jobs.model import Job
 from service.webhooks import validate_webhook_url
 
@@ -59,8 +59,8 @@ _GET_LINK = {
 }
 
 
-def _not_found(job_id: str) -> NotFound:
-    return NotFound(f"no job {job_id} for this API key", code="job_not_found")
+def _not_found(job_id: str) -> NotFoundError:
+    return NotFoundError(f"no job {job_id} for this API key", code="job_not_found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +86,7 @@ def _options(
             webhook_url=upload.fields.get("webhook_url") or webhook_url,
         )
     except ValueError as exc:
-        raise InvalidRequest(str(exc)) from exc
+        raise InvalidRequestError(str(exc)) from exc
 
 
 @router.post(
@@ -115,7 +115,7 @@ async def create_job(
     webhook_url: Annotated[str | None, Query(description="raw-body uploads")] = None,
 ) -> JobPublic:
     if await jobs.active_count(tenant) >= settings.max_active_jobs_per_tenant:
-        raise RateLimited(
+        raise RateLimitedError(
             f"at most {settings.max_active_jobs_per_tenant} jobs may be queued or running",
             retry_after_s=settings.retry_after_s * 5,
             code="too_many_active_jobs",
@@ -160,7 +160,7 @@ async def create_job(
 @router.get(
     "/{job_id}",
     summary="Get a job (status, progress, result)",
-    responses=problem_responses(401, 404, 429),
+    responses=problem_responses(401, 404, 422, 429),
 )
 async def get_job(
     job_id: str, tenant: TenantDep, jobs: JobsDep, response: Response, settings: SettingsDep
@@ -194,7 +194,7 @@ async def list_jobs(
     summary="Cancel a queued or running job",
     description="Idempotent. A running job stops at its worker's next heartbeat; the video is"
     " deleted now.",
-    responses=problem_responses(401, 404, 429),
+    responses=problem_responses(401, 404, 422, 429),
 )
 async def cancel_job(job_id: str, tenant: TenantDep, jobs: JobsDep, blobs: BlobsDep) -> JobPublic:
     job = await jobs.cancel(job_id, tenant)
@@ -208,7 +208,7 @@ async def cancel_job(job_id: str, tenant: TenantDep, jobs: JobsDep, blobs: Blobs
     "/{job_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a job and its result (cancels it first if needed)",
-    responses=problem_responses(401, 404, 429),
+    responses=problem_responses(401, 404, 422, 429),
 )
 async def delete_job(job_id: str, tenant: TenantDep, jobs: JobsDep, blobs: BlobsDep) -> Response:
     job = await jobs.delete(job_id, tenant)

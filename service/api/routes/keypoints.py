@@ -44,7 +44,7 @@ def _score(body: KeypointsIn) -> ScoreResult:
     " upright-frame pixels and get the same result a video job returns.",
     responses=problem_responses(401, 422, 429),
 )
-async def score_keypoints_route(body: KeypointsIn, tenant: TenantDep) -> ScoreResult:
+async def score_landmarks(body: KeypointsIn, tenant: TenantDep) -> ScoreResult:
     del tenant  # authenticated and rate-limited; the scoring itself is stateless
     if len(body.landmarks) > MAX_FRAMES:
         raise KeypointsError(f"at most {MAX_FRAMES} frames per request")

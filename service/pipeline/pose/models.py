@@ -138,6 +138,9 @@ def load_session(spec: ModelSpec, settings: Settings | None = None) -> ModelSess
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
+            # Idle pool threads sleep instead of spinning: the frame decoder thread
+            # (and, on a shared box, other work) needs the cores ORT would burn.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 session = ort.InferenceSession(
                     str(path), sess_options=options, providers=backend.providers()

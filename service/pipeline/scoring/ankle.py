@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,21 +39,26 @@ TILT_KNOTS, TILT_SCORES = (3.0, 10.0, 20.0), (100.0, 60.0, 0.0)
 HEEL_KNOTS, HEEL_SCORES = (0.05, 0.08, 0.15), (100.0, 60.0, 0.0)
 
 
-def _f(x: float, nd: int = 3) -> float | None:
-    return None if not math.isfinite(x) else round(float(x), nd)
+def _o(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _py(a: F64, nd: int) -> list[Any]:
+    out: list[Any] = np.round(a, nd).tolist()
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class AnkleArrays:
-    """Per-rep (n, 2 sides) aggregates and scores, computed for every rep at once."""
+    """Per-rep aggregates and scores for every rep at once, as Python lists [rep][side]."""
 
-    tilt_mid: F64
-    tilt_change: F64
-    drift: F64
-    toe_change: F64
-    front_score: F64  # NaN where neither front proxy is known
-    heel_lift: F64
-    heel_score: F64
+    tilt_mid: list[Any]
+    tilt_change: list[Any]
+    drift: list[Any]
+    toe_change: list[Any]
+    front_score: list[Any]  # NaN where neither front proxy is known
+    heel_lift: list[Any]
+    heel_score: list[Any]
 
 
 def _toe_out_deg(x: F64) -> F64:
@@ -77,34 +83,34 @@ def ankle_arrays(ff: FrontalFrames, rf: RepFrames) -> AnkleArrays:
         )
     lift = agg(ff.heel_rise, rf.bottom) - agg(ff.heel_rise, rf.standing)
     return AnkleArrays(
-        tilt_mid=tilt_mid,
-        tilt_change=tilt_change,
-        drift=drift,
-        toe_change=toe_change,
-        front_score=front,
-        heel_lift=lift,
-        heel_score=_interp(lift, HEEL_KNOTS, HEEL_SCORES),
+        tilt_mid=_py(tilt_mid, 2),
+        tilt_change=_py(tilt_change, 2),
+        drift=_py(drift, 3),
+        toe_change=_py(toe_change, 2),
+        front_score=_py(front, 1),
+        heel_lift=_py(lift, 3),
+        heel_score=_py(_interp(lift, HEEL_KNOTS, HEEL_SCORES), 1),
     )
 
 
 def _front_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
-    score = float(a.front_score[i, s])
-    if not math.isfinite(score):
+    score = a.front_score[i][s]
+    if math.isnan(score):
         return None
     return AnkleSide(
-        score=round(score, 1),
-        shank_tilt_mid_deg=_f(float(a.tilt_mid[i, s]), 2),
-        shank_tilt_change_deg=_f(float(a.tilt_change[i, s]), 2),
-        medial_ankle_drift_leg=_f(float(a.drift[i, s])),
-        toe_out_change_deg=_f(float(a.toe_change[i, s]), 2),
+        score=score,
+        shank_tilt_mid_deg=_o(a.tilt_mid[i][s]),
+        shank_tilt_change_deg=_o(a.tilt_change[i][s]),
+        medial_ankle_drift_leg=_o(a.drift[i][s]),
+        toe_out_change_deg=_o(a.toe_change[i][s]),
     )
 
 
 def _side_view_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
-    score = float(a.heel_score[i, s])
-    if not math.isfinite(score):
+    score = a.heel_score[i][s]
+    if math.isnan(score):
         return None
-    return AnkleSide(score=round(score, 1), heel_lift_leg=_f(float(a.heel_lift[i, s])))
+    return AnkleSide(score=score, heel_lift_leg=_o(a.heel_lift[i][s]))
 
 
 def ankle(a: AnkleArrays, i: int, view: str, near_side: int = 0) -> Ankle:

@@ -28,9 +28,13 @@ from service.pipeline.scoring.cleanup import Cleaned, Points, interpolate_short_
 F64 = npt.NDArray[np.float64]
 
 # Window for the running leg-length estimate. The 2D leg is foreshortened at
-# the bottom of a front-view squat, so the scale is a running maximum over a
-# window longer than a slow rep (~8 s demo reps), then median-smoothed.
+# the bottom of a front-view squat, so the scale is a running maximum over 6 s
+# (+-3 s: a standing frame is within reach from the bottom of all but very
+# slow reps), then median-smoothed. Shorter than a whole clip so that walking
+# towards the camera or a zoom does not shrink the scale of earlier reps.
 SCALE_WINDOW_S = 6.0
+# Thigh (hip-knee) share of the hip-knee-ankle length (anthropometry: ~0.5).
+THIGH_FRACTION = 0.5
 
 
 def seg_len(xy: Points, a: int, b: int) -> F64:
@@ -59,6 +63,7 @@ class Body:
     pelvis: F64  # (T, 2) mid-hip
     shoulders: F64  # (T, 2) mid-shoulder
     ankles: F64  # (T, 2) mid-ankle
+    ground_y: F64  # (T,) ankle height in the image; estimated from the knees where feet are out
     torso: F64  # (T,) mid-shoulder to mid-hip, px
     leg: F64  # (T,) running leg length (hip-knee-ankle, longest side), px
     leg_clip: float  # one leg length for the clip, px (median of ``leg``)
@@ -70,10 +75,13 @@ def body_geometry(c: Cleaned) -> Body:
     shoulders = pair_mid(xy, L_SHOULDER, R_SHOULDER)
     ankles = pair_mid(xy, L_ANKLE, R_ANKLE)
     torso: F64 = np.linalg.norm(shoulders - pelvis, axis=1)
+    thigh = np.fmax(seg_len(xy, L_HIP, L_KNEE), seg_len(xy, R_HIP, R_KNEE))
     leg_l = seg_len(xy, L_HIP, L_KNEE) + seg_len(xy, L_KNEE, L_ANKLE)
     leg_r = seg_len(xy, R_HIP, R_KNEE) + seg_len(xy, R_KNEE, R_ANKLE)
-    # fmax: one leg hidden (NaN) still leaves a usable length.
+    # fmax: one leg hidden (NaN) still leaves a usable length. Feet out of the
+    # frame (a common phone framing): thigh and shank are about equal in length.
     leg_raw = np.fmax(leg_l, leg_r)
+    leg_raw = np.where(np.isfinite(leg_raw), leg_raw, thigh / THIGH_FRACTION)
     window = round(SCALE_WINDOW_S * c.fps)
     leg = _running_max(leg_raw, window)
     # The running max is biased up by single-frame spikes; a median over ~1 s removes them.
@@ -87,4 +95,11 @@ def body_geometry(c: Cleaned) -> Body:
     # A frame with no body at all keeps NaN through everything downstream.
     finite = leg[np.isfinite(leg)]
     leg_clip = float(np.median(finite)) if finite.size else float("nan")
-    return Body(pelvis, shoulders, ankles, torso, leg, leg_clip)
+    # Where the ankles are unknown but the knees are seen, put the ankles one
+    # standing shank below the knees: in a squat the shank tilts but keeps most
+    # of its height (cos 30° = 0.87), so the height signal errs by < 0.07 leg.
+    knees_y = pair_mid(xy, L_KNEE, R_KNEE)[:, 1]
+    ground_y = np.where(
+        np.isfinite(ankles[:, 1]), ankles[:, 1], knees_y + (1 - THIGH_FRACTION) * leg
+    )
+    return Body(pelvis, shoulders, ankles, ground_y, torso, leg, leg_clip)

@@ -38,6 +38,8 @@ JITTER_SIGMA_S = 0.04
 # The landmarks the scorer reads: shoulders (torso, view), the legs and feet.
 USED = [L_SHOULDER, R_SHOULDER, *LEG]
 WORLD_USED = [L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]
+_USED_SLICES = (slice(L_SHOULDER, R_SHOULDER + 1), slice(LEG[0], LEG[-1] + 1))
+assert [i for s in _USED_SLICES for i in range(s.start, s.stop)] == USED
 
 
 class Points:
@@ -67,7 +69,7 @@ class Cleaned:
     """Cleaned pixel coordinates of the USED landmarks and what was done to them."""
 
     xy: Points  # (T, 2) per landmark, pixels, NaN where unknown
-    z: Points  # (T,) MediaPipe relative depth in pixels (z * width), NaN where unknown
+    z: Points  # (T,) MediaPipe depth in pixels (z * width) for WORLD_USED, NaN where unknown
     valid: Points  # (T,) bool: observed (not interpolated) with enough visibility
     vis: Points  # (T,) visibility as reported (1 where the client sent none, 0 if absent)
     world: Points  # (T, 3) metres for WORLD_USED, NaN when absent
@@ -111,18 +113,27 @@ def interpolate_short_gaps(a: F64, max_gap: int) -> F64:
     return res.reshape(a.shape)
 
 
-def nan_gaussian(a: F64, sigma_frames: float) -> F64:
-    """Gaussian smoothing along axis 0 that ignores NaN and keeps NaN where input was NaN."""
+def _plain_gaussian(a: F64, sigma_frames: float) -> F64:
+    """Gaussian along axis 0 of gap-free data, renormalised at the two ends like the NaN path."""
+    num: F64 = gaussian_filter1d(
+        np.ascontiguousarray(a), sigma_frames, axis=0, mode="constant", truncate=3.0
+    )
+    den = gaussian_filter1d(np.ones(a.shape[0]), sigma_frames, mode="constant", truncate=3.0)
+    edge = np.flatnonzero(den < 1.0 - 1e-12)  # only within 3 sigma of either end
+    num[edge] /= den[edge].reshape((-1,) + (1,) * (a.ndim - 1))
+    return num
+
+
+def nan_gaussian(a: F64, sigma_frames: float, *, all_finite: bool | None = None) -> F64:
+    """Gaussian smoothing along axis 0 that ignores NaN and keeps NaN where input was NaN.
+
+    ``all_finite``: the caller already knows there is no NaN (skips a full-size check).
+    """
     if sigma_frames < 0.5:
         return a.copy()
+    if all_finite or (all_finite is None and np.isfinite(a).all()):
+        return _plain_gaussian(a, sigma_frames)
     ok = np.isfinite(a)
-    if ok.all():  # no gaps: a plain filter (edges renormalised the same way)
-        num = gaussian_filter1d(a, sigma_frames, axis=0, mode="constant", truncate=3.0)
-        den1 = gaussian_filter1d(
-            np.ones(a.shape[0]), sigma_frames, mode="constant", truncate=3.0
-        ).reshape((-1,) + (1,) * (a.ndim - 1))
-        plain: F64 = num / den1
-        return plain
     filled = np.where(ok, a, 0.0)
     num = gaussian_filter1d(filled, sigma_frames, axis=0, mode="constant", truncate=3.0)
     den = gaussian_filter1d(
@@ -135,27 +146,31 @@ def nan_gaussian(a: F64, sigma_frames: float) -> F64:
 
 def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     """Clean the landmarks the scorer uses (USED); the others stay NaN in ``xy``."""
-    lm = kp.landmarks[:, USED, :4].astype(np.float64)  # x, y, z, visibility
+    # x, y, z, visibility of the USED landmarks; two slices, not a fancy-index gather.
+    src = kp.landmarks
+    lm = np.concatenate([src[:, s, :4] for s in _USED_SLICES], axis=1).astype(np.float64)
     vis = lm[:, :, 3]
+    present = np.isfinite(lm[:, :, 0])
+    vis_known = np.isfinite(vis)
     # Missing visibility (a client that sends x, y only) means "trust the point".
-    low = np.isfinite(vis) & (vis < min_visibility)
-    ok = np.isfinite(lm[:, :, :2]).all(axis=2) & ~low
-    if ok.all():  # the common case: skip two full-size masking passes
-        xy_u, z_u = lm[:, :, :2], lm[:, :, 2] * kp.width
-    else:
-        xy_u = np.where(ok[..., None], lm[:, :, :2], np.nan)
-        z_u = np.where(ok, lm[:, :, 2] * kp.width, np.nan)
-
+    ok = present & np.isfinite(lm[:, :, 1]) & ~(vis_known & (vis < min_visibility))
+    zcols = [USED.index(j) for j in WORLD_USED]  # depth is only read for the view
     max_gap = round(MAX_GAP_S * kp.fps)
     sigma = JITTER_SIGMA_S * kp.fps
-    xy = nan_gaussian(interpolate_short_gaps(xy_u, max_gap), sigma)
-    z = nan_gaussian(interpolate_short_gaps(z_u, max_gap), sigma)
-    present = np.isfinite(lm[:, :, 0])
-    vis_out = np.where(np.isfinite(vis), vis, np.where(present, 1.0, 0.0))
+    if ok.all():  # the common case: no masking, no gaps to fill, a plain filter
+        xy = nan_gaussian(lm[:, :, :2], sigma, all_finite=True)
+        # z may be missing (NaN) where x, y are not: let the filter check.
+        z = nan_gaussian(interpolate_short_gaps(lm[:, zcols, 2] * kp.width, max_gap), sigma)
+    else:
+        xy_u = np.where(ok[..., None], lm[:, :, :2], np.nan)
+        z_u = np.where(ok[:, zcols], lm[:, zcols, 2] * kp.width, np.nan)
+        xy = nan_gaussian(interpolate_short_gaps(xy_u, max_gap), sigma)
+        z = nan_gaussian(interpolate_short_gaps(z_u, max_gap), sigma)
+    vis_out = vis if vis_known.all() else np.where(vis_known, vis, present.astype(np.float64))
     world = kp.world[:, WORLD_USED].astype(np.float64)
     return Cleaned(
         Points(xy, USED),
-        Points(z, USED),
+        Points(z, WORLD_USED),
         Points(ok, USED),
         Points(vis_out, USED),
         Points(world, WORLD_USED),

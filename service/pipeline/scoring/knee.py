@@ -4,11 +4,12 @@ The graded measure is the coach's "knees inside the line of the toes": the
 knee's sideways distance from the midline of the feet over the toe's, at
 mid-depth of the descent and the ascent (``phases.MID_LO``-``MID_HI`` of the
 rep's hip drop). 1.0 = knee over the toe, < 1 = inside. It is a ratio of two
-distances in the same image row band, so camera distance, resolution, zoom and
-stance width drop out; it is taken at mid-depth, where the thigh is not yet
-pointing at the camera (raw FPPA at the bottom of a deep squat is dominated by
-that foreshortening, DESIGN §1), and it is signed per side against the body's
-own midline, so a mirrored video swaps the sides and nothing else.
+distances measured the same way, so camera distance, resolution and zoom drop
+out (stance width only partly: a wide, turned-out stance reads lower); it is
+taken at mid-depth, where the thigh is not yet pointing at the camera (raw FPPA
+at the bottom of a deep squat is dominated by that foreshortening, DESIGN §1),
+and it is signed per side against the body's own midline, so a mirrored video
+swaps the sides and nothing else.
 
 Thresholds (per side, ``knee_toe_ratio_mid``):
     >= 0.93 none     knee over or outside the toe, within landmark noise
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -63,66 +65,77 @@ def severity(score: float) -> Severity:
     return "severe"
 
 
-def _f(x: float) -> float | None:
-    return None if not math.isfinite(x) else round(float(x), 3)
+def _o(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _py(a: F64, nd: int = 3) -> list[Any]:
+    """Rounded once for all reps, as Python floats (rounding per value is the slow part)."""
+    out: list[Any] = np.round(a, nd).tolist()
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class KneeArrays:
-    """Per-rep (n,) or (n, 2 sides) aggregates, computed for every rep at once."""
+    """Per-rep aggregates for every rep at once, as Python lists [rep] or [rep][side]."""
 
-    ratio_mid: F64
-    ratio_desc: F64
-    ratio_asc: F64
-    ratio_bottom: F64
-    ankle_ratio_mid: F64
-    mkd: F64
-    fppa_bottom: F64
-    fppa_mid: F64
-    fppa_stand: F64
-    kasr_mid: F64
-    kasr_bottom: F64
-    ktsr_mid: F64
-    mid_frames: npt.NDArray[np.intp]
+    score: list[Any]
+    ratio_mid: list[Any]
+    ratio_desc: list[Any]
+    ratio_asc: list[Any]
+    ratio_bottom: list[Any]
+    ankle_ratio_mid: list[Any]
+    mkd: list[Any]
+    fppa_bottom: list[Any]
+    fppa_mid: list[Any]
+    fppa_stand: list[Any]
+    fppa_change: list[Any]
+    kasr_mid: list[Any]
+    kasr_bottom: list[Any]
+    ktsr_mid: list[Any]
+    mid_frames: list[int]
 
 
 def knee_arrays(ff: FrontalFrames, rf: RepFrames) -> KneeArrays:
+    ratio = agg(ff.knee_toe_ratio, rf.mid)
+    score = np.where(np.isfinite(ratio), np.interp(ratio, RATIO_KNOTS, SCORE_KNOTS), np.nan)
+    fppa_mid, fppa_stand = agg(ff.fppa_deg, rf.mid), agg(ff.fppa_deg, rf.standing)
     return KneeArrays(
-        ratio_mid=agg(ff.knee_toe_ratio, rf.mid),
-        ratio_desc=agg(ff.knee_toe_ratio, rf.descent_mid),
-        ratio_asc=agg(ff.knee_toe_ratio, rf.ascent_mid),
-        ratio_bottom=agg(ff.knee_toe_ratio, rf.bottom),
-        ankle_ratio_mid=agg(ff.knee_ankle_ratio, rf.mid),
-        mkd=agg(ff.knee_lat, rf.standing) - agg(ff.knee_lat, rf.mid),
-        fppa_bottom=agg(ff.fppa_deg, rf.bottom),
-        fppa_mid=agg(ff.fppa_deg, rf.mid),
-        fppa_stand=agg(ff.fppa_deg, rf.standing),
-        kasr_mid=agg(ff.kasr, rf.mid),
-        kasr_bottom=agg(ff.kasr, rf.bottom),
-        ktsr_mid=agg(ff.ktsr, rf.mid),
-        mid_frames=(rf.mid >= 0).sum(axis=1),
+        score=_py(score, 1),
+        ratio_mid=_py(ratio),
+        ratio_desc=_py(agg(ff.knee_toe_ratio, rf.descent_mid)),
+        ratio_asc=_py(agg(ff.knee_toe_ratio, rf.ascent_mid)),
+        ratio_bottom=_py(agg(ff.knee_toe_ratio, rf.bottom)),
+        ankle_ratio_mid=_py(agg(ff.knee_ankle_ratio, rf.mid)),
+        mkd=_py(agg(ff.knee_lat, rf.standing) - agg(ff.knee_lat, rf.mid)),
+        fppa_bottom=_py(agg(ff.fppa_deg, rf.bottom)),
+        fppa_mid=_py(fppa_mid),
+        fppa_stand=_py(fppa_stand),
+        fppa_change=_py(fppa_mid - fppa_stand),
+        kasr_mid=_py(agg(ff.kasr, rf.mid)),
+        kasr_bottom=_py(agg(ff.kasr, rf.bottom)),
+        ktsr_mid=_py(agg(ff.ktsr, rf.mid)),
+        mid_frames=(rf.mid >= 0).sum(axis=1).tolist(),
     )
 
 
 def _side(k: KneeArrays, i: int, s: int) -> KneeSide | None:
-    ratio = float(k.ratio_mid[i, s])
-    if not math.isfinite(ratio):
+    score = k.score[i][s]
+    if math.isnan(score):
         return None
-    score = ratio_score(ratio)
-    fm, fs = float(k.fppa_mid[i, s]), float(k.fppa_stand[i, s])
     return KneeSide(
         score=score,
         severity=severity(score),
-        knee_toe_ratio_mid=_f(ratio),
-        knee_toe_ratio_descent=_f(float(k.ratio_desc[i, s])),
-        knee_toe_ratio_ascent=_f(float(k.ratio_asc[i, s])),
-        knee_toe_ratio_bottom=_f(float(k.ratio_bottom[i, s])),
-        knee_ankle_ratio_mid=_f(float(k.ankle_ratio_mid[i, s])),
-        medial_knee_displacement_leg=_f(float(k.mkd[i, s])),
-        fppa_deg=_f(float(k.fppa_bottom[i, s])),
-        fppa_mid_deg=_f(fm),
-        fppa_standing_deg=_f(fs),
-        fppa_mid_change_deg=_f(fm - fs),
+        knee_toe_ratio_mid=_o(k.ratio_mid[i][s]),
+        knee_toe_ratio_descent=_o(k.ratio_desc[i][s]),
+        knee_toe_ratio_ascent=_o(k.ratio_asc[i][s]),
+        knee_toe_ratio_bottom=_o(k.ratio_bottom[i][s]),
+        knee_ankle_ratio_mid=_o(k.ankle_ratio_mid[i][s]),
+        medial_knee_displacement_leg=_o(k.mkd[i][s]),
+        fppa_deg=_o(k.fppa_bottom[i][s]),
+        fppa_mid_deg=_o(k.fppa_mid[i][s]),
+        fppa_standing_deg=_o(k.fppa_stand[i][s]),
+        fppa_mid_change_deg=_o(k.fppa_change[i][s]),
     )
 
 
@@ -132,7 +145,7 @@ def null_knee(reason: str) -> KneeCave:
 
 def knee_cave(k: KneeArrays, i: int) -> KneeCave:
     """Knee cave for rep ``i`` seen from the front."""
-    if int(k.mid_frames[i]) < MIN_MID_FRAMES:
+    if k.mid_frames[i] < MIN_MID_FRAMES:
         return null_knee("too few frames at mid-depth (rep too fast for the frame rate)")
     left, right = _side(k, i, 0), _side(k, i, 1)
     scored = [
@@ -141,7 +154,9 @@ def knee_cave(k: KneeArrays, i: int) -> KneeCave:
         if s is not None and s.score is not None
     ]
     if not scored:
-        return null_knee("knees or feet not visible at mid-depth")
+        return null_knee(
+            "knees or feet not visible at mid-depth, or feet too close together to judge"
+        )
     score, worse = min(scored)
     tie = len(scored) == 2 and scored[0][0] == scored[1][0]
     return KneeCave(
@@ -150,8 +165,8 @@ def knee_cave(k: KneeArrays, i: int) -> KneeCave:
         worse_side=None if tie else ("left" if worse == "left" else "right"),
         left=left,
         right=right,
-        kasr_mid=_f(float(k.kasr_mid[i])),
-        kasr_bottom=_f(float(k.kasr_bottom[i])),
-        ktsr_mid=_f(float(k.ktsr_mid[i])),
+        kasr_mid=_o(k.kasr_mid[i]),
+        kasr_bottom=_o(k.kasr_bottom[i]),
+        ktsr_mid=_o(k.ktsr_mid[i]),
         reason=None if left and right else "one leg not visible at mid-depth",
     )

@@ -106,7 +106,7 @@ def _gather(a: F64, idx: I64) -> F64:
     return vals
 
 
-def _row_quantile(vals: F64, q: float) -> F64:
+def row_quantile(vals: F64, q: float) -> F64:
     """Quantile along axis 1 ignoring NaN (linear interpolation), NaN for empty rows.
 
     A sort-based version: numpy's nanquantile on 2D input falls back to a
@@ -127,11 +127,11 @@ def _row_quantile(vals: F64, q: float) -> F64:
 
 def agg(a: F64, idx: I64) -> F64:
     """NaN-aware median of per-frame ``a`` (T, ...) over each row of ``idx``: (n, ...)."""
-    return _row_quantile(_gather(a, idx), 0.5)
+    return row_quantile(_gather(a, idx), 0.5)
 
 
 def spread(a: F64, idx: I64, lo: float, hi: float) -> F64:
     """Per-row quantile range (hi - lo, fractions) of per-frame ``a`` (T, ...), NaN-aware."""
     vals = _gather(a, idx)
-    out: F64 = _row_quantile(vals, hi) - _row_quantile(vals, lo)
+    out: F64 = row_quantile(vals, hi) - row_quantile(vals, lo)
     return out

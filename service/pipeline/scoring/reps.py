@@ -59,7 +59,7 @@ class Rep:
 
 def height_signal(body: Body, fps: float) -> F64:
     """Pelvis height above the ankles, in running leg lengths (NaN where unknown)."""
-    h = (body.ankles[:, 1] - body.pelvis[:, 1]) / body.leg
+    h = (body.ground_y - body.pelvis[:, 1]) / body.leg
     return nan_gaussian(h, SIGNAL_SIGMA_S * fps)
 
 

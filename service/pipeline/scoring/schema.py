@@ -156,7 +156,10 @@ class SideSummary(_Model):
     mean_score: float | None = Field(description="Mean 0-100 score over scored reps.")
     worst_score: float | None = Field(description="Lowest rep score.")
     worst_rep: int | None = Field(description="Index of the lowest-scoring rep.")
-    reps_flagged: int = Field(description="Reps with severity mild or worse.")
+    reps_flagged: int = Field(
+        description="Reps below the finding threshold: knee cave mild or worse (score < 85), "
+        "ankle score < 70."
+    )
 
 
 class MetricSummary(_Model):
@@ -170,7 +173,8 @@ class MetricSummary(_Model):
         "(negative = later reps worse); null with fewer than 3 scored reps."
     )
     later_reps_worse: bool | None = Field(
-        description="Trend below -2 points per rep over at least 3 scored reps."
+        description="Trend below -2 points per rep and a fitted fall of at least 10 points "
+        "over at least 3 scored reps."
     )
     reason: str | None = Field(None, description="Why the summary is null, when it is.")
 

@@ -223,8 +223,10 @@ def score_keypoints(
         axis=1,
     )
     cand = segment_reps(h, c.fps)
+    trunk = (body.pelvis[:, 1] - body.shoulders[:, 1]) / body.leg
+    knee_dy = xy[L_KNEE][:, 1] - xy[R_KNEE][:, 1]
     keep, rejected = check_squat(
-        cand, rep_frames(cand, h, c.fps), feet, xy[L_KNEE][:, 1] - xy[R_KNEE][:, 1], body.leg
+        cand, rep_frames(cand, h, c.fps), feet_vec=feet, knee_dy=knee_dy, leg=body.leg, trunk=trunk
     )
     raw = [r for r, k in zip(cand, keep, strict=True) if k]
     yaw = frame_yaw(c, body)
@@ -243,6 +245,14 @@ def score_keypoints(
     if changes:
         seq = ", ".join(f"{r.index}: {r.view}" for r in reps)
         notes.append(f"the camera view changes during the set (rep: view = {seq})")
+    if raw:
+        est = np.isnan(body.ankles[:, 1]) & np.isfinite(body.ground_y)
+        share = float(_range_mean(est.astype(np.float64), raw).mean())
+        if share > 0.2:
+            notes.append(
+                f"feet not visible in {share:.0%} of the rep frames: the floor is estimated "
+                "from the knees there, so depth reads shallower and ankle proxies are missing"
+            )
     for x in rejected:
         notes.append(f"hip drop at {float(c.t_s[x.rep.bottom]):.2f} s not counted: {x.reason}")
     confidence = float(np.mean([r.confidence for r in reps])) if reps else vconf * 0.5

@@ -26,6 +26,10 @@ F64 = npt.NDArray[np.float64]
 # (the pelvis "rises" only as the legs kick back, to ~0.6). The start is not
 # checked: a clip that begins partway down still holds a complete rep.
 MIN_STANDING_HEIGHT = 0.7
+# ...with the trunk up: shoulders at least this far above the pelvis (leg
+# lengths) around the end of the rep. Upright reads 0.4-0.8 (0.33 with the
+# shoulders hidden behind a held plate), hands on the floor ~0.
+MIN_TRUNK_HEIGHT = 0.2
 # Feet stay planted in a squat. The left-right feet vector (ankle, heel and toe
 # pairs, 5-95 percentile range, median over the pairs, leg lengths) must not
 # change by more than this within the rep. Sideways (image x) and up-down
@@ -47,12 +51,13 @@ class Rejected:
 
 
 def check_squat(
-    reps: list[Rep], rf: RepFrames, feet_vec: F64, knee_dy: F64, leg: F64
+    reps: list[Rep], rf: RepFrames, *, feet_vec: F64, knee_dy: F64, leg: F64, trunk: F64
 ) -> tuple[list[bool], list[Rejected]]:
     """Which candidates look like bilateral squats (mask), and why the others do not.
 
     ``feet_vec`` (T, 3, 2): left minus right ankle, heel and toe, px. ``knee_dy``
     (T,): left knee y minus right knee y, px. ``leg`` (T,): running leg length, px.
+    ``trunk`` (T,): shoulders above the pelvis, leg lengths.
     """
     n = len(reps)
     if n == 0:
@@ -67,11 +72,17 @@ def check_squat(
     bottoms = np.array([r.bottom for r in reps])
     kd = np.abs(knee_dy[bottoms] / leg[bottoms])
     top_after = np.array([r.top_after for r in reps])
+    # Trunk height over the last 0.1 s-ish of the rep (a few frames either side of the end).
+    ends = np.array([r.end for r in reps])
+    near = np.clip(ends[:, None] + np.arange(-3, 4)[None, :], 0, trunk.size - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trunk_end = np.nanmax(trunk[near], axis=1)
     ok: list[bool] = []
     bad: list[Rejected] = []
     for i, r in enumerate(reps):
         reason = None
-        if top_after[i] < MIN_STANDING_HEIGHT:
+        if top_after[i] < MIN_STANDING_HEIGHT or trunk_end[i] < MIN_TRUNK_HEIGHT:
             reason = "does not come back up to standing"
         elif moved[i]:
             reason = "feet moved during the movement (a jump, step or lunge)"

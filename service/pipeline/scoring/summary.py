@@ -18,9 +18,11 @@ from service.pipeline.scoring.schema import (
     Summary,
 )
 
-# Slope of the rep score (points per rep) below which later reps are "worse":
-# about a severity band (25 points) over a 12-rep set.
+# Later reps are "worse" when the score falls by more than 2 points per rep
+# (about a severity band, 25 points, over a 12-rep set) and by at least 10
+# points over the set (so 3 reps drifting 100 -> 96 within noise do not count).
 TREND_WORSE = -2.0
+TREND_MIN_DROP = 10.0
 # Mean score gap between sides that names a worse side (~a third of a band).
 ASYM_POINTS = 10.0
 # A finding: mean knee-cave score below the "none" band edge or any rep flagged.
@@ -28,7 +30,7 @@ FLAG_SCORE = 85.0
 ANKLE_FLAG_SCORE = 70.0
 
 
-def _side_summary(reps: list[Rep], scores: list[float | None]) -> SideSummary:
+def _side_summary(reps: list[Rep], scores: list[float | None], flag: float) -> SideSummary:
     pairs = [(s, r.index) for s, r in zip(scores, reps, strict=True) if s is not None]
     if not pairs:
         return SideSummary(mean_score=None, worst_score=None, worst_rep=None, reps_flagged=0)
@@ -37,7 +39,7 @@ def _side_summary(reps: list[Rep], scores: list[float | None]) -> SideSummary:
         mean_score=round(float(np.mean([p[0] for p in pairs])), 1),
         worst_score=worst,
         worst_rep=worst_rep,
-        reps_flagged=sum(1 for s, _ in pairs if s < FLAG_SCORE),
+        reps_flagged=sum(1 for s, _ in pairs if s < flag),
     )
 
 
@@ -55,14 +57,15 @@ def _metric(
     right: list[float | None],
     *,
     with_severity: bool,
+    flag: float,
     reason: str,
 ) -> MetricSummary:
     pairs = [(s, r.index) for s, r in zip(rep_scores, reps, strict=True) if s is not None]
     if not pairs:
         return MetricSummary(
             score=None,
-            left=_side_summary(reps, left),
-            right=_side_summary(reps, right),
+            left=_side_summary(reps, left, flag),
+            right=_side_summary(reps, right, flag),
             worst_rep=None,
             trend_per_rep=None,
             later_reps_worse=None,
@@ -73,11 +76,13 @@ def _metric(
     return MetricSummary(
         score=mean,
         severity=severity(mean) if with_severity else None,
-        left=_side_summary(reps, left),
-        right=_side_summary(reps, right),
+        left=_side_summary(reps, left, flag),
+        right=_side_summary(reps, right, flag),
         worst_rep=min(pairs)[1],
         trend_per_rep=trend,
-        later_reps_worse=None if trend is None else trend < TREND_WORSE,
+        later_reps_worse=None
+        if trend is None
+        else (trend < TREND_WORSE and -trend * (pairs[-1][1] - pairs[0][1]) >= TREND_MIN_DROP),
     )
 
 
@@ -154,6 +159,7 @@ def summarise(reps: list[Rep]) -> Summary:
         [k.left.score if k.left else None for k in kc],
         [k.right.score if k.right else None for k in kc],
         with_severity=True,
+        flag=FLAG_SCORE,
         reason="no rep could be scored for knee cave (needs a front view)",
     )
     ankle = _metric(
@@ -162,6 +168,7 @@ def summarise(reps: list[Rep]) -> Summary:
         [a.left.score if a.left else None for a in an],
         [a.right.score if a.right else None for a in an],
         with_severity=False,
+        flag=ANKLE_FLAG_SCORE,
         reason="no rep could be scored for the ankle proxies",
     )
 

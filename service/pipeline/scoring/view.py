@@ -22,7 +22,6 @@ oblique, where frontal knee measures are contaminated by knee flexion.
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import numpy as np
@@ -40,6 +39,7 @@ from service.pipeline.landmarks import (
 )
 from service.pipeline.scoring.body import Body
 from service.pipeline.scoring.cleanup import Cleaned
+from service.pipeline.scoring.phases import row_quantile
 
 F64 = npt.NDArray[np.float64]
 View = Literal["front", "side", "oblique"]
@@ -72,11 +72,7 @@ def frame_yaw(c: Cleaned, body: Body) -> F64:
         est.append(_pair_yaw(dx, z[a] - z[b]))
         wa, wb = w[a], w[b]
         est.append(_pair_yaw(wa[:, 0] - wb[:, 0], wa[:, 2] - wb[:, 2]))
-    stack = np.stack(est, axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out: F64 = np.nanmedian(stack, axis=1)
-    return out
+    return row_quantile(np.stack(est, axis=1), 0.5)
 
 
 def visibility_asymmetry(c: Cleaned) -> F64:
