@@ -30,13 +30,13 @@ class VideoError(KneecaveError):
     title = "Video cannot be read"
 
 
-class VideoTooLong(VideoError):
+class VideoTooLongError(VideoError):
     code = "too_long"
     status = 422
     title = "Video too long"
 
 
-class VideoTooLarge(VideoError):
+class VideoTooLargeError(VideoError):
     code = "too_large"
     status = 413
     title = "Video too large"

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from service.errors import VideoError, VideoTooLarge, VideoTooLong
+from service.errors import VideoError, VideoTooLargeError, VideoTooLongError
 from service.pipeline import video
 from tests.clips import clip_path, manifest, reference_path
 
@@ -116,7 +116,7 @@ def test_prefetcher_reraises_decoder_errors(tmp_path: Path) -> None:
     _write_video(path, 20)
     info = video.probe(path)
     with (
-        pytest.raises(VideoTooLong),
+        pytest.raises(VideoTooLongError),
         video.FramePrefetcher(video.decode(info, max_duration_s=0.2)) as frames,
     ):
         list(frames)
@@ -149,6 +149,29 @@ def test_audio_only(tmp_path: Path) -> None:
     path = tmp_path / "sound.wav"
     _write_audio(path)
     with pytest.raises(VideoError, match="audio-only"):
+        video.probe(path)
+
+
+def test_audio_with_cover_picture(tmp_path: Path) -> None:
+    path = tmp_path / "song.mkv"
+    with av.open(str(path), "w") as container:
+        audio = container.add_stream("pcm_s16le", rate=8000)
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height = 64, 64
+        cover.pix_fmt = "yuvj420p"
+        picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        for packet in cover.encode(picture.reformat(format="yuvj420p")):
+            container.mux(packet)
+        for packet in cover.encode():
+            container.mux(packet)
+        samples = (np.sin(np.arange(8000) / 8) * 3000).astype(np.int16)[None, :]
+        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in audio.encode(frame):
+            container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+    with pytest.raises(VideoError, match="still image"):
         video.probe(path)
 
 
@@ -194,10 +217,10 @@ def test_truncated_stream_with_index_up_front(tmp_path: Path) -> None:
 
 def test_too_long_and_too_large() -> None:
     path = clip_path("front_valgus_then_correct")  # 18.3 s, 406x720
-    with pytest.raises(VideoTooLong) as long_err:
+    with pytest.raises(VideoTooLongError) as long_err:
         video.probe(path, max_duration_s=10.0)
     assert long_err.value.code == "too_long"
-    with pytest.raises(VideoTooLarge) as large_err:
+    with pytest.raises(VideoTooLargeError) as large_err:
         video.probe(path, max_pixels=406 * 720 - 1)
     assert large_err.value.code == "too_large"
     assert video.probe(path, max_duration_s=20.0, max_pixels=406 * 720).frame_count == 550

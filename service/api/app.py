@@ -25,6 +25,7 @@ from service.config import Settings
 from service.jobs.backends import open_backends
 from service.logs import bind
 from service.storage.local import LocalBlobStore
+from service.webui import mount_web
 from service.worker.handler import Analyzer
 from service.worker.main import load_analyzer, sweeping, worker_context
 from service.worker.runner import Worker
@@ -143,6 +144,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (jobs, keypoints, account, health, metrics):
         app.include_router(module.router)
+    mount_web(app)  # after the routers: a mount at / would shadow them
     app.add_middleware(AccessLog)
 
     def openapi() -> dict[str, Any]:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import KneecaveError, RateLimitedError, UnauthorizedError, VideoTooLarge
+from service.errors import KneecaveError, RateLimitedError, UnauthorizedError, VideoTooLargeError
 
 log = logging.getLogger("kneecave.api")
 PROBLEM_JSON = "application/problem+json"
@@ -79,7 +79,7 @@ async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer realm="kneecave"'
-    if isinstance(exc, VideoTooLarge):
+    if isinstance(exc, VideoTooLargeError):
         # The rest of the body is unread: without this uvicorn would drain (discard) it
         # all before the client could see the 413. Closing makes the refusal early.
         headers["Connection"] = "close"

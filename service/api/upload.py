@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from service.errors import InvalidRequestError, UnsupportedMediaError, VideoTooLarge
+from service.errors import InvalidRequestError, UnsupportedMediaError, VideoTooLargeError
 from service.storage.base import BlobStore
 
 # Multipart framing and small form fields on top of the video itself.
@@ -162,7 +162,7 @@ def check_declared_length(request: Request, max_bytes: int) -> None:
     """Refuse before reading a byte when Content-Length already says too much."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes + MULTIPART_SLACK:
-        raise VideoTooLarge(f"the upload ({declared} bytes) exceeds {max_bytes} bytes")
+        raise VideoTooLargeError(f"the upload ({declared} bytes) exceeds {max_bytes} bytes")
 
 
 async def receive_video(request: Request, blobs: BlobStore, key: str, max_bytes: int) -> UploadInfo:

@@ -80,7 +80,7 @@ class Keypoints:
             if det.shape != (t,):
                 raise KeypointsError(f"detected must have shape ({t},); got {det.shape}")
         # A frame marked detected must have usable coordinates; partial NaN is a gap.
-        det = det & np.isfinite(lm[:, :, :2]).all(axis=(1, 2))
+        det = np.asarray(det & np.isfinite(lm[:, :, :2]).all(axis=(1, 2)), dtype=bool)
         lm = lm.copy()
         lm[~det] = np.nan
 

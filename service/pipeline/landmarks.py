@@ -34,6 +34,7 @@ LEG = tuple(range(23, 33))
 
 # Index permutation that swaps left and right: a mirrored video's landmarks,
 # re-indexed with this, describe the same body with sides swapped.
-MIRROR: tuple[int, ...] = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9) + tuple(
-    i + 1 if i % 2 else i - 1 for i in range(11, 33)
-)
+MIRROR: tuple[int, ...] = (
+    0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9,
+    *(i + 1 if i % 2 else i - 1 for i in range(11, 33)),
+)  # fmt: skip

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from service.errors import VideoError, VideoTooLarge, VideoTooLong
+from service.errors import VideoError, VideoTooLargeError, VideoTooLongError
 
 Decoder = Literal["opencv", "pyav"]
 BGRImage = npt.NDArray[np.uint8]
@@ -98,16 +98,18 @@ def probe(
         frame_count = int(stream.frames) or packets
     if packets == 0:
         raise VideoError(f"{p.name}: the video stream holds no frames")
+    if packets == 1:  # cover art, a renamed JPEG, a one-frame clip: nothing moves
+        raise VideoError(f"{p.name}: a single still image ({codec}), not a video")
     if corrupt:
         raise VideoError(f"{p.name}: truncated or corrupt ({corrupt} damaged packet(s))")
     if stored_w <= 0 or stored_h <= 0:
         raise VideoError(f"{p.name}: video stream has no frame size")
     if max_pixels is not None and stored_w * stored_h > max_pixels:
-        raise VideoTooLarge(
+        raise VideoTooLargeError(
             f"{p.name}: {stored_w}x{stored_h} frames exceed the limit of {max_pixels} pixels"
         )
     if duration_s > max_duration_s:
-        raise VideoTooLong(
+        raise VideoTooLongError(
             f"{p.name}: {duration_s:.1f} s exceeds the limit of {max_duration_s:g} s"
         )
     width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
@@ -123,7 +125,9 @@ def decode(info: VideoInfo, *, max_duration_s: float = math.inf) -> Iterator[Fra
     for image, pts in raw:
         t = clock.next(pts)
         if t > max_duration_s:
-            raise VideoTooLong(f"{info.path.name}: longer than the limit of {max_duration_s:g} s")
+            raise VideoTooLongError(
+                f"{info.path.name}: longer than the limit of {max_duration_s:g} s"
+            )
         if image.shape[1] != info.width or image.shape[0] != info.height:
             raise VideoError(
                 f"{info.path.name}: frame {count} is {image.shape[1]}x{image.shape[0]}, "

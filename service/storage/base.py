@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 @runtime_checkable
 class BlobStore(Protocol):
     async def put(self, key: str, chunks: AsyncIterable[bytes], max_bytes: int) -> int:
-        """Write the stream under ``key`` and return its size. Raises VideoTooLarge as
+        """Write the stream under ``key`` and return its size. Raises VideoTooLargeError as
         soon as more than ``max_bytes`` arrived; nothing is left behind on any error."""
         ...
 

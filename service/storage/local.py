@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterable
 from pathlib import Path
 
-from service.errors import VideoTooLarge
+from service.errors import VideoTooLargeError
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -40,7 +40,7 @@ class LocalBlobStore:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:
-                        raise VideoTooLarge(f"the upload exceeds {max_bytes} bytes")
+                        raise VideoTooLargeError(f"the upload exceeds {max_bytes} bytes")
                     out.write(chunk)
                 out.flush()
                 await asyncio.to_thread(os.fsync, out.fileno())

@@ -8,6 +8,10 @@ in lockstep and sends one frame of each to the landmark model as one batch —
 the batching that pays on a GPU, since tracking makes frame t's crop depend on
 frame t-1's landmarks and so forbids batching frames of one video. Results are
 identical to running the videos one by one.
+
+All per-video state lives in the ``_VideoRun``, so one engine (one set of ONNX
+Runtime sessions, which are thread-safe) can serve several threads at once;
+``last_stats`` is whichever call finished last.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ class PoseEngine:
         return f"blazepose-full/{ENGINE_VERSION}/{models_fingerprint(self.settings)}"
 
     def reset(self) -> None:
-        """Forget per-video state. Each process_video call starts from a fresh tracker anyway."""
+        """Forget the last run's stats; tracking state is per call, so nothing leaks."""
         self.last_stats = PoseStats()
 
     def process_video(
