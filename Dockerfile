@@ -77,9 +77,11 @@ RUN groupadd --system --gid 10001 kneecave \
     && mkdir -p /app /data \
     && chown kneecave:kneecave /data
 COPY --from=models /src/models/manifest.json /src/models/*.onnx /app/models/
+COPY web /app/web
 ENV PATH=/opt/venv/bin:$PATH \
     KNEECAVE_DATA_DIR=/data \
     KNEECAVE_MODELS_DIR=/app/models \
+    KNEECAVE_WEB_DIR=/app/web \
     KNEECAVE_DEVICE=cuda
 WORKDIR /app
 USER 10001:10001
@@ -101,11 +103,13 @@ RUN groupadd --system --gid 10001 kneecave \
 # Same base image as `build`, so the venv's interpreter symlinks resolve unchanged.
 COPY --from=build /opt/venv /opt/venv
 COPY --from=models /src/models/manifest.json /src/models/*.onnx /app/models/
+COPY web /app/web
 # The package is installed into the venv (not run from a checkout), so the models dir is set
 # explicitly rather than derived from the source tree.
 ENV PATH=/opt/venv/bin:$PATH \
     KNEECAVE_DATA_DIR=/data \
     KNEECAVE_MODELS_DIR=/app/models \
+    KNEECAVE_WEB_DIR=/app/web \
     KNEECAVE_DEVICE=cpu
 WORKDIR /app
 USER 10001:10001

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_MODELS_DIR = REPO_DIR / "models"
 
 
 class Settings(BaseSettings):
@@ -47,8 +48,12 @@ class Settings(BaseSettings):
     result_retention_s: float = Field(7 * 24 * 3600.0, gt=0)
     sweep_interval_s: float = Field(60.0, gt=0)
 
-    # Tenancy and limits
-    rate_limit_per_minute: int = Field(120, ge=1)
+    # The demo page; absent in an image built without web/.
+    web_dir: Path = REPO_DIR / "web"
+
+    # Tenancy and limits. Polling counts against the rate: 600/min lets one app
+    # follow ~20 jobs at the 2 s Retry-After hint (measured in loadtests/README.md).
+    rate_limit_per_minute: int = Field(600, ge=1)
     max_active_jobs_per_tenant: int = Field(8, ge=1)
 
     # Webhooks

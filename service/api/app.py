@@ -144,7 +144,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (jobs, keypoints, account, health, metrics):
         app.include_router(module.router)
-    mount_web(app)  # after the routers: a mount at / would shadow them
+    mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
     app.add_middleware(AccessLog)
 
     def openapi() -> dict[str, Any]:
