@@ -29,11 +29,12 @@ B = npt.NDArray[np.bool_]
 # ~0.2-0.5 for a leg hidden behind the other in a side view and ~1 for a
 # clearly visible one; 0.3 keeps partially occluded but tracked joints.
 MIN_VISIBILITY = 0.3
-# Gaps up to this long are bridged linearly: at 0.25 s a squatting hip moves
-# at most ~10% of a leg length, so a line is a fair guess; longer is invention.
+# Gaps up to this long are bridged linearly: a rep lasts >= 1 s, so over a
+# quarter second the path is close to a straight line; longer is invention.
 MAX_GAP_S = 0.25
 # Jitter filter. Landmark noise is mostly > 5 Hz; squat motion < 2 Hz.
-# sigma 0.04 s is a ~4 Hz (-3 dB) low-pass: kills jitter, keeps the rep shape.
+# A Gaussian of sigma 0.04 s is a ~3.3 Hz (-3 dB) low-pass: it removes the
+# jitter and keeps the rep shape (FPPA within 0.5° on synthetic truth).
 JITTER_SIGMA_S = 0.04
 # The landmarks the scorer reads: shoulders (torso, view), the legs and feet.
 USED = [L_SHOULDER, R_SHOULDER, *LEG]
@@ -145,7 +146,7 @@ def nan_gaussian(a: F64, sigma_frames: float, *, all_finite: bool | None = None)
 
 
 def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
-    """Clean the landmarks the scorer uses (USED); the others stay NaN in ``xy``."""
+    """Clean the landmarks the scorer uses (USED); the others are not kept."""
     # x, y, z, visibility of the USED landmarks; two slices, not a fancy-index gather.
     src = kp.landmarks
     lm = np.concatenate([src[:, s, :4] for s in _USED_SLICES], axis=1).astype(np.float64)

@@ -141,14 +141,17 @@ class Rep(_Model):
     start_s: float = Field(description="Descent starts, s.")
     bottom_s: float = Field(description="Lowest pelvis position, s.")
     end_s: float = Field(description="Back to standing, s.")
-    start_frame: int
-    bottom_frame: int
-    end_frame: int
+    start_frame: int = Field(description="Frame index where the descent starts (0-based).")
+    bottom_frame: int = Field(description="Frame index of the lowest pelvis position.")
+    end_frame: int = Field(description="Frame index where the lifter is back up.")
     view: ViewName = Field(description="Camera view during this rep.")
     yaw_deg: float | None = Field(description="Body yaw against the camera, degrees (0 = facing).")
-    depth: Depth
-    knee_cave: KneeCave
-    ankle: Ankle
+    depth: Depth = Field(description="How deep the rep went.")
+    knee_cave: KneeCave = Field(
+        description="Knee cave (valgus) for this rep; null with a reason "
+        "when the view cannot support it."
+    )
+    ankle: Ankle = Field(description="Ankle pronation proxies for this rep.")
     confidence: float = Field(description="0-1: view certainty x landmark visibility in this rep.")
 
 
@@ -165,8 +168,8 @@ class SideSummary(_Model):
 class MetricSummary(_Model):
     score: float | None = Field(description="Mean of the rep scores (0-100).")
     severity: Severity | None = Field(None, description="Severity of the mean (knee cave only).")
-    left: SideSummary
-    right: SideSummary
+    left: SideSummary = Field(description="Subject's left side over the set.")
+    right: SideSummary = Field(description="Subject's right side over the set.")
     worst_rep: int | None = Field(description="Index of the lowest-scoring rep.")
     trend_per_rep: float | None = Field(
         description="Least-squares slope of the rep score over the set, points per rep "
@@ -196,9 +199,9 @@ class Advice(_Model):
 
 
 class Summary(_Model):
-    knee_cave: MetricSummary
-    ankle: MetricSummary
-    asymmetry: Asymmetry
+    knee_cave: MetricSummary = Field(description="Knee cave over the set.")
+    ankle: MetricSummary = Field(description="Ankle proxies over the set.")
+    asymmetry: Asymmetry = Field(description="Left/right differences.")
     cues: list[Advice] = Field(description="Coaching cues that fit the findings.")
     exercises: list[Advice] = Field(description="Corrective exercises that fit the findings.")
 
@@ -216,8 +219,8 @@ class ScoreResult(_Model):
     confidence: float = Field(description="0-1 overall confidence.")
     reason: str | None = Field(None, description="Why there are no reps, when there are none.")
     notes: list[str] = Field(default_factory=list, description="Caveats found while scoring.")
-    video: VideoInfo
-    reps: list[Rep]
-    summary: Summary
-    model: ModelInfo
+    video: VideoInfo = Field(description="The keypoint stream the result was computed from.")
+    reps: list[Rep] = Field(description="One entry per completed rep, in time order.")
+    summary: Summary = Field(description="Set-level findings, cues and exercises.")
+    model: ModelInfo = Field(description="Which pose model and scorer produced this.")
     timings: dict[str, float] = Field(description="Stage wall times, ms.")
