@@ -42,7 +42,9 @@ def preprocess(image: BGRImage) -> tuple[npt.NDArray[np.float32], Letterbox]:
     height, width = image.shape[:2]
     roi, pad_x, pad_y = letterbox_roi(width, height)
     patch = crop(image, roi, ssd.INPUT_SIZE, border=cv2.BORDER_CONSTANT)
-    tensor = patch[:, :, ::-1].astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+    rgb = cv2.cvtColor(patch, cv2.COLOR_BGR2RGB)
+    tensor = np.multiply(rgb, np.float32(2.0 / 255.0), dtype=np.float32)
+    tensor -= np.float32(1.0)
     return tensor, Letterbox(width, height, pad_x, pad_y)
 
 
