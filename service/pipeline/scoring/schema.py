@@ -17,7 +17,9 @@ Side = Literal["left", "right"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Results are stored and read back later (GET /v1/jobs/{id}): fields added by a
+    # newer scorer must survive a read by an older API and vice versa, so extras pass.
+    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class VideoInfo(_Model):
