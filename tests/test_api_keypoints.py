@@ -78,6 +78,20 @@ def test_three_values_per_landmark_are_accepted(server_and_key: tuple[Server, st
             "width": 10,
             "height": 10,
         },
+        # Ragged arrays: numpy refuses them with a ValueError (once a 500).
+        {
+            "landmarks": [[[1.0, 2.0, 0.0, 1.0, 1.0]] * 33, [[1.0, 2.0]] * 33],
+            "fps": 30,
+            "width": 10,
+            "height": 10,
+        },
+        {
+            "landmarks": [[[1.0, 2.0, 0.0, 1.0, 1.0]] * 33] * 2,
+            "world": [[[0.0, 0.0, 0.0]] * 33, [[0.0, 0.0]] * 33],
+            "fps": 30,
+            "width": 10,
+            "height": 10,
+        },
     ],
 )
 def test_bad_keypoints_are_422(server_and_key: tuple[Server, str], body: dict[str, Any]) -> None:

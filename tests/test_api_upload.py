@@ -168,6 +168,21 @@ def test_422_for_missing_video_part_and_bad_options(client: httpx.Client) -> Non
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        b"NOT A BOUNDARY\r\n\r\nhello",
+        b"--xyz\r\nno colon in this header\r\n\r\nx\r\n--xyz--\r\n",
+    ],
+)
+def test_422_for_malformed_multipart(client: httpx.Client, body: bytes) -> None:
+    r = client.post(
+        "/v1/jobs", content=body, headers={"content-type": "multipart/form-data; boundary=xyz"}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
     "url",
     [
         "http://127.0.0.1:8080/hook",

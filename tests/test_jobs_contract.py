@@ -77,6 +77,25 @@ async def test_idempotency_same_body_same_job_other_body_conflict(backends: Back
     assert fresh.id != first.id
 
 
+async def test_concurrent_duplicates_with_one_key_make_one_job(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = backends.jobs
+    if backends.kind == "redis":
+        # Widen the window between taking the key and writing the record (network latency).
+        real = type(jobs)._ensure_group
+
+        async def slow(self: object) -> None:
+            await asyncio.sleep(0.05)
+            await real(self)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(jobs), "_ensure_group", slow)
+    out = await asyncio.gather(*(jobs.submit(new_job(key="k"), "k") for _ in range(4)))
+    assert len({job.id for job, _ in out}) == 1
+    assert sum(created for _, created in out) == 1
+    assert await jobs.active_count("acme") == 1
+
+
 async def test_claim_heartbeat_finish(backends: Backends) -> None:
     jobs = backends.jobs
     job, _ = await jobs.submit(new_job(), None)

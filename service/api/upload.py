@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -119,12 +120,18 @@ class _MultipartVideo:
             raise InvalidRequestError("form fields other than `video` must be short")
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        self._parser.write(chunk)
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as exc:
+            raise InvalidRequestError(f"malformed multipart body: {exc}") from exc
         out, self._out = self._out, []
         return out
 
     def finish(self) -> None:
-        self._parser.finalize()
+        try:
+            self._parser.finalize()
+        except MultipartParseError as exc:
+            raise InvalidRequestError(f"malformed multipart body: {exc}") from exc
         if not self.saw_video:
             raise InvalidRequestError("the multipart body has no `video` part")
 

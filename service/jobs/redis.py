@@ -88,21 +88,30 @@ class RedisJobBackend(JobBackend):
             pipe.zadd(self.k.expiry, {new.id: new.expires_at})
 
     async def _insert(self, job: Job, idempotency_key: str | None) -> Job:
-        if idempotency_key is not None:
-            idem = self.k.idempotency(job.tenant, idempotency_key)
-            if not await self.r.set(idem, job.id, nx=True):
-                existing_id = await self.r.get(idem)
-                existing = await self._load(existing_id) if existing_id else None
-                if existing is not None:
-                    return existing
-                await self.r.set(idem, job.id)  # the earlier job is gone: the key is free
         await self._ensure_group()
-        # Record and queue entry in one MULTI: a job is never stored without its delivery.
+        idem = None if idempotency_key is None else self.k.idempotency(job.tenant, idempotency_key)
+        # Key, record and queue entry in one MULTI: a job is never stored without its
+        # delivery, and a concurrent duplicate never sees the key before the job exists.
         async with self.r.pipeline(transaction=True) as pipe:
-            self._stage(pipe, None, job)
-            pipe.xadd(self.k.stream, {"job_id": job.id})
-            await pipe.execute()
-        return job
+            while True:
+                try:
+                    if idem is not None:
+                        await pipe.watch(idem)
+                        existing_id = await pipe.get(idem)
+                        existing = await self._load(existing_id) if existing_id else None
+                        if existing is not None:
+                            await pipe.unwatch()
+                            return existing
+                        pipe.multi()
+                        pipe.set(idem, job.id)  # unused, or the earlier job is gone
+                    else:
+                        pipe.multi()
+                    self._stage(pipe, None, job)
+                    pipe.xadd(self.k.stream, {"job_id": job.id})
+                    await pipe.execute()
+                    return job
+                except WatchError:
+                    continue  # a concurrent request took the key: replay its job
 
     async def _load(self, job_id: str) -> Job | None:
         raw = await self.r.get(self.k.job(job_id))

@@ -87,7 +87,10 @@ class Keypoints:
         if world is None:
             wd = np.full((t, NUM_LANDMARKS, 3), np.nan, np.float32)
         else:
-            wd = np.asarray(world, dtype=np.float32)
+            try:
+                wd = np.asarray(world, dtype=np.float32)
+            except (TypeError, ValueError) as exc:
+                raise KeypointsError(f"world landmarks are not numeric: {exc}") from exc
             if wd.shape != (t, NUM_LANDMARKS, 3):
                 raise KeypointsError(f"world must have shape ({t}, {NUM_LANDMARKS}, 3)")
             if np.isinf(wd).any():
