@@ -3,6 +3,7 @@ read, list, cancel, delete, tenants, limits, retention, problem+json, OpenAPI, m
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.jobs.backends import open_backends
 from tests.service_support import Env, Server, make_env, upload
 
 
@@ -133,6 +135,34 @@ def test_health_ready_and_metrics(deployment: Deployment) -> None:
     assert float(depth.split()[1]) >= 1
     assert "kneecave_job_duration_seconds_bucket" in text
     assert "kneecave_frames_per_second" in text
+
+
+def test_metrics_sum_failure_codes_into_one_failed_series(deployment: Deployment) -> None:
+    async def record() -> None:
+        async with open_backends(deployment.env.settings()) as backends:
+            await backends.jobs.record_outcome("no_person", 1.0, 30)
+            await backends.jobs.record_outcome("video_unreadable", None, 0)
+
+    with deployment.client() as c:
+        before = _finished(c.get("/metrics").text)
+        asyncio.run(record())
+        after = _finished(c.get("/metrics").text)
+    # One sample per series (Prometheus drops a repeated one as a duplicate sample).
+    labels = [k for k, _ in after]
+    assert len(labels) == len(set(labels))
+    failed = [v for k, v in after if k == 'outcome="failed"']
+    assert failed == [sum(v for k, v in before if k == 'outcome="failed"') + 2]
+
+
+def _finished(text: str) -> list[tuple[str, float]]:
+    """(labels, value) of every kneecave_jobs_finished_total sample, in order."""
+    prefix = "kneecave_jobs_finished_total{"
+    rows = [line.removeprefix(prefix).split("} ") for line in text.splitlines()]
+    return [
+        (row[0], float(row[1]))
+        for line, row in zip(text.splitlines(), rows, strict=True)
+        if line.startswith(prefix)
+    ]
 
 
 def test_openapi_reads_well(deployment: Deployment) -> None:

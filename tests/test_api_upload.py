@@ -16,6 +16,7 @@ from service.errors import UnsupportedMediaError
 from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload
 
 MAX_UPLOAD = 8 * 1024 * 1024
+MULTIPART_XYZ = "multipart/form-data; boundary=xyz"
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,24 @@ def test_413_streamed_1gb_refused_early_with_flat_memory(
     assert client.get("/healthz").status_code == 200
 
 
+def test_413_multipart_framing_counts_against_the_limit(client: httpx.Client) -> None:
+    """Bytes outside the video part (here an epilogue after the closing boundary) count too."""
+    video = SHORT_CLIP.read_bytes()[: 1024 * 1024]
+
+    def body() -> Iterator[bytes]:  # chunked: no Content-Length to refuse up front
+        yield b'--xyz\r\nContent-Disposition: form-data; name="video"\r\n\r\n'
+        yield video + b"\r\n--xyz--\r\n"
+        for _ in range(4 * MAX_UPLOAD // (1024 * 1024)):
+            yield b"\x00" * (1024 * 1024)
+
+    try:
+        r = client.post("/v1/jobs", content=body(), headers={"content-type": MULTIPART_XYZ})
+        status = r.status_code
+    except (httpx.WriteError, httpx.ReadError, httpx.RemoteProtocolError):
+        status = 413  # the server hung up on the rest of the body: also a refusal
+    assert status == 413
+
+
 @pytest.mark.parametrize(
     ("content", "content_type"),
     [
@@ -175,9 +194,7 @@ def test_422_for_missing_video_part_and_bad_options(client: httpx.Client) -> Non
     ],
 )
 def test_422_for_malformed_multipart(client: httpx.Client, body: bytes) -> None:
-    r = client.post(
-        "/v1/jobs", content=body, headers={"content-type": "multipart/form-data; boundary=xyz"}
-    )
+    r = client.post("/v1/jobs", content=body, headers={"content-type": MULTIPART_XYZ})
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "invalid_request"
 

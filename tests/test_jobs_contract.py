@@ -77,6 +77,19 @@ async def test_idempotency_same_body_same_job_other_body_conflict(backends: Back
     assert fresh.id != first.id
 
 
+async def test_idempotency_keys_never_cross_tenants_whatever_their_names(
+    backends: Backends,
+) -> None:
+    jobs = backends.jobs
+    first, _ = await jobs.submit(new_job(tenant="acme", key="x:k"), "x:k")
+    # Same body; a tenant name and key that concatenate to the same text as the first.
+    other, created = await jobs.submit(new_job(tenant="acme:x", key="k"), "k")
+    assert created
+    assert other.id != first.id
+    assert other.tenant == "acme:x"
+    assert (await jobs.submit(new_job(tenant="acme", key="x:k"), "x:k"))[0].id == first.id
+
+
 async def test_concurrent_duplicates_with_one_key_make_one_job(
     backends: Backends, monkeypatch: pytest.MonkeyPatch
 ) -> None:

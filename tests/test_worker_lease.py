@@ -4,6 +4,7 @@ loses its lease and another worker finishes the job; SIGTERM releases the job at
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.service_support import (
     upload,
     wait_for,
 )
+from tests.test_webhooks import Receiver
 
 FAST_LEASE = {"lease_s": 2, "heartbeat_s": 0.5, "poll_s": 0.2}
 
@@ -128,4 +130,36 @@ def test_worker_that_cannot_run_the_pipeline_hands_the_job_back_and_exits(
             broken.stop(signal.SIGKILL)
             if healthy is not None:
                 healthy.stop()
+            server.stop()
+
+
+def test_worker_lost_job_sends_its_webhook_and_drops_its_video(tmp_path: Path) -> None:
+    """A job failed as `worker_lost` ended on its own: its webhook goes out like any failure."""
+    with make_env("redis", tmp_path) as env:
+        new = env.create_key("acme")
+        opts = {**FAST_LEASE, "max_attempts": 1, "webhook_allow_private": "true"}
+        server = Server(env, tmp_path, workers=0, **opts)
+        first = start_worker(env, tmp_path, **opts)
+        second: Proc | None = None
+        try:
+            with Receiver(new.webhook_secret) as receiver, server.client(new.api_key) as c:
+                job_id = upload(c, webhook_url=receiver.url).json()["id"]
+                assert wait_running(c, job_id)["status"] == "processing"
+                first.stop(signal.SIGKILL)  # the only attempt dies with its worker
+                second = start_worker(env, tmp_path, **opts)
+                done = wait_for(c, job_id)
+                assert done["status"] == "failed", done
+                assert done["error"]["code"] == "worker_lost"
+                deadline = time.monotonic() + 15
+                while not receiver.received and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            assert [r.verified for r in receiver.received] == [True], second.log()
+            event = json.loads(receiver.received[0].body)
+            assert event["type"] == "job.failed"
+            assert event["data"]["error"]["code"] == "worker_lost"
+            assert not (env.data_dir / "blobs" / job_id).exists()
+        finally:
+            first.stop(signal.SIGKILL)
+            if second is not None:
+                second.stop(signal.SIGKILL)
             server.stop()

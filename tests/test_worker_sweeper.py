@@ -86,3 +86,19 @@ async def test_sweep(backends: Backends, tmp_path: Path) -> None:
     assert await backends.jobs.get(queued.id) is None
     assert await backends.jobs.get(ended.id) is None
     assert await backends.jobs.get(live.id) is not None
+
+
+async def test_sweep_skips_files_that_are_not_blobs(backends: Backends, tmp_path: Path) -> None:
+    """A stray file (NFS silly-rename, an editor's backup) must not stop the sweep."""
+    blobs = LocalBlobStore(tmp_path / "blobs")
+    strays = [blobs.root / ".nfs0000000000123", blobs.root / "notes (copy).txt"]
+    for stray in strays:
+        stray.write_bytes(b"not ours")
+        _age(stray, 7200)
+    ended = await _job_with_blob(backends, blobs)
+    await backends.jobs.cancel(ended.id, "acme")
+
+    _, videos = await sweep_once(backends.jobs, blobs, orphan_s=3600)
+    assert videos == 1
+    assert not await blobs.exists(ended.id)
+    assert all(stray.exists() for stray in strays)

@@ -136,8 +136,15 @@ class _MultipartVideo:
             raise InvalidRequestError("the multipart body has no `video` part")
 
 
-async def _multipart_chunks(request: Request, mp: _MultipartVideo) -> AsyncIterator[bytes]:
+async def _multipart_chunks(
+    request: Request, mp: _MultipartVideo, max_bytes: int
+) -> AsyncIterator[bytes]:
+    received = 0
     async for chunk in request.stream():
+        # The framing counts too: a chunked body could otherwise pad the parts without end.
+        received += len(chunk)
+        if received > max_bytes + MULTIPART_SLACK:
+            raise VideoTooLargeError(f"the upload exceeds {max_bytes} bytes")
         for piece in mp.feed(chunk):
             yield piece
     mp.finish()
@@ -184,7 +191,7 @@ async def receive_video(request: Request, blobs: BlobStore, key: str, max_bytes:
         if not boundary:
             raise InvalidRequestError("multipart/form-data without a boundary")
         mp = _MultipartVideo(boundary)
-        chunks = _multipart_chunks(request, mp)
+        chunks = _multipart_chunks(request, mp, max_bytes)
     elif content_type.startswith(RAW_TYPES):
         chunks = request.stream()
     else:

@@ -82,6 +82,9 @@ class JobBackend(ABC):
         self.retention_s = retention_s
         self.poll_s = poll_s
         self.clock = clock
+        # Told of each job this process's `claim` failed as `worker_lost` (the worker
+        # sends its webhook and removes its video, as for any other failure).
+        self.on_give_up: Callable[[Job], None] | None = None
 
     # --- JobStore --------------------------------------------------------
     async def submit(self, job: Job, idempotency_key: str | None) -> tuple[Job, bool]:
@@ -170,12 +173,15 @@ class JobBackend(ABC):
                 return None
 
     async def _give_up(self, lease: Lease) -> None:
-        """Its workers kept dying (crash, OOM kill, lost node): fail it, count it.
-        The sweeper removes its video."""
+        """Its workers kept dying (crash, OOM kill, lost node): fail it, count it, tell
+        `on_give_up` (the sweeper removes the video should no one be listening)."""
         detail = f"the worker stopped responding {self.max_attempts} times"
         error = JobError(code="worker_lost", detail=detail)
-        if await self.finish(lease, JobStatus.FAILED, error=error) is not None:
+        failed = await self.finish(lease, JobStatus.FAILED, error=error)
+        if failed is not None:
             await self.record_outcome(error.code, None, 0)
+            if self.on_give_up is not None:
+                self.on_give_up(failed)
 
     async def heartbeat(self, lease: Lease, lease_s: float, progress: float | None) -> Job | None:
         """Extend the lease (and record progress). None: the lease is lost or the job ended."""

@@ -42,6 +42,9 @@ class RedisKeys:
         return f"{self.prefix}status:{status.value}"
 
     def idempotency(self, tenant: str, key: str) -> str:
+        if ":" in tenant:
+            # Length-prefixed, or tenant "a:b" + key "c" would share tenant "a" + key "b:c".
+            return f"{self.prefix}idem-n:{len(tenant)}:{tenant}:{key}"
         return f"{self.prefix}idem:{tenant}:{key}"
 
 

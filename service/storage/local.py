@@ -65,7 +65,8 @@ class LocalBlobStore:
                     continue
                 mtime = entry.stat().st_mtime
                 if entry.parent != self.tmp:
-                    keys[entry.name] = mtime
+                    if _KEY.match(entry.name) and not entry.name.startswith("."):
+                        keys[entry.name] = mtime  # else not ours (NFS silly-rename, …)
                 elif mtime < cutoff:
                     entry.unlink(missing_ok=True)
         return keys

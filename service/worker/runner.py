@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 
-from service.jobs.model import Lease
+from service.jobs.model import Job, Lease
 from service.worker.handler import Run, WorkerContext, WorkerFatalError, handle
 from service.worker.notify import notify
 
@@ -31,6 +31,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop = stop
+        self.ctx.jobs.on_give_up = self._gave_up
         s = self.ctx.settings
         log.info(
             "worker started", extra={"worker_id": self.ctx.worker_id, "slots": self.concurrency}
@@ -71,6 +72,16 @@ class Worker:
             task = asyncio.create_task(notify(self.ctx, done))
             self._webhooks.add(task)
             task.add_done_callback(self._webhooks.discard)
+
+    def _gave_up(self, job: Job) -> None:
+        """A job our claim failed as `worker_lost`: its video goes and its webhook is sent."""
+        task = asyncio.create_task(self._after_give_up(job))
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
+
+    async def _after_give_up(self, job: Job) -> None:
+        await self.ctx.blobs.delete(job.blob_key)
+        await notify(self.ctx, job)
 
     async def _drain(self, grace_s: float) -> None:
         running = set(self.runs)

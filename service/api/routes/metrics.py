@@ -49,12 +49,18 @@ class Snapshot(Collector):
         failures = CounterMetricFamily(
             "kneecave_job_failures", "Failed jobs by error code", labels=["code"]
         )
+        by_outcome: dict[str, float] = {}
         for name, value in sorted(self.stats.items()):
             if name.startswith("jobs_total:"):
                 code = name.split(":", 1)[1]
-                outcomes.add_metric([code if code in _OUTCOMES else "failed"], value)
+                outcome = code if code in _OUTCOMES else "failed"
+                # Every failure code adds to the one `failed` series: a repeated series is
+                # a duplicate sample to Prometheus, which keeps one and undercounts.
+                by_outcome[outcome] = by_outcome.get(outcome, 0.0) + value
                 if code not in _OUTCOMES:
                     failures.add_metric([code], value)
+        for outcome, value in by_outcome.items():
+            outcomes.add_metric([outcome], value)
         yield outcomes
         yield failures
         buckets = [
