@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_DIR = Path(__file__).resolve().parent.parent
@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(1.0, ge=0)
     orphan_blob_s: float = Field(3600.0, gt=0, description="age after which a jobless blob goes")
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> Settings:
+        # A heartbeat slower than the lease lets another worker claim a running job.
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError(
+                f"heartbeat_s ({self.heartbeat_s}) must be shorter than lease_s ({self.lease_s})"
+            )
+        return self
 
     @property
     def db_path(self) -> Path:
