@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from service.jobs.backends import open_backends
-from tests.service_support import Env, Server, make_env, upload
+from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload
 
 
 @dataclass
@@ -232,5 +232,39 @@ def test_retention_removes_finished_jobs(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline, "retention sweep did not remove the job"
                     time.sleep(0.2)
                 assert c.get(f"/v1/jobs/{active}").status_code == 200  # still queued: kept
+        finally:
+            server.stop()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_retry_at_the_active_limit_gets_its_job_not_429(kind: str, tmp_path: Path) -> None:
+    with make_env(kind, tmp_path) as env:
+        key = env.create_key("acme").api_key
+        server = Server(env, tmp_path, workers=0, max_active_jobs_per_tenant=1)
+        try:
+            with server.client(key) as c:
+                headers = {"Idempotency-Key": "lost-response-1"}
+                with SHORT_CLIP.open("rb") as f:
+                    first = c.post("/v1/jobs", files={"video": f}, headers=headers)
+                assert first.status_code == 202, first.text  # the tenant is now at its limit
+                with SHORT_CLIP.open("rb") as f:
+                    again = c.post("/v1/jobs", files={"video": f}, headers=headers)
+                assert again.status_code == 202, again.text
+                assert again.json()["id"] == first.json()["id"]
+                assert again.headers["idempotent-replayed"] == "true"
+                with SHORT_CLIP.open("rb") as f:
+                    other = c.post(
+                        "/v1/jobs", files={"video": f}, data={"view": "side"}, headers=headers
+                    )
+                assert other.status_code == 409, other.text
+                assert other.json()["code"] == "idempotency_conflict"
+                # A new key (or none) is a new job: still over the limit.
+                for extra in ({"Idempotency-Key": "lost-response-2"}, {}):
+                    with SHORT_CLIP.open("rb") as f:
+                        r = c.post("/v1/jobs", files={"video": f}, headers=extra)
+                    assert r.status_code == 429, r.text
+                    assert r.json()["code"] == "too_many_active_jobs"
+                assert len(c.get("/v1/jobs").json()["items"]) == 1
+                assert len(list((env.data_dir / "blobs").glob("job_*"))) == 1  # replays discarded
         finally:
             server.stop()

@@ -7,8 +7,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from redis.asyncio.client import Pipeline, Redis
 
 from service.errors import IdempotencyConflictError
 from service.jobs.backends import Backends, open_backends
@@ -107,6 +109,62 @@ async def test_concurrent_duplicates_with_one_key_make_one_job(
     assert len({job.id for job, _ in out}) == 1
     assert sum(created for _, created in out) == 1
     assert await jobs.active_count("acme") == 1
+
+
+async def test_find_by_idempotency_key(backends: Backends) -> None:
+    jobs = backends.jobs
+    assert await jobs.find_by_idempotency_key("acme", "k") is None
+    first, _ = await jobs.submit(new_job(key="k"), "k")
+    colon, _ = await jobs.submit(new_job(tenant="acme:x", key="k"), "k")
+    assert await jobs.find_by_idempotency_key("acme", "k") == first
+    assert await jobs.find_by_idempotency_key("acme:x", "k") == colon
+    assert await jobs.find_by_idempotency_key("acme", "x:k") is None
+    assert await jobs.find_by_idempotency_key("beta", "k") is None
+    assert await jobs.find_by_idempotency_key("acme", "other") is None
+    await jobs.cancel(first.id, "acme")  # a finished job still holds its key
+    found = await jobs.find_by_idempotency_key("acme", "k")
+    assert found is not None
+    assert found.id == first.id
+    await jobs.delete(first.id, "acme")
+    assert await jobs.find_by_idempotency_key("acme", "k") is None
+
+
+async def test_freeing_a_key_keeps_a_newer_jobs_claim_on_it(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = backends.jobs
+    first, _ = await jobs.submit(new_job(key="k"), "k")
+    newer: list[Job] = []
+    if backends.kind == "redis":
+        # A submit with the same key lands right after `delete` has read the key (the
+        # record is gone by then) and before it frees the key.
+        idem = jobs.k.idempotency("acme", "k")  # type: ignore[attr-defined]
+
+        def after_get(real: Any) -> Any:
+            async def run(self: Any, *args: Any, **options: Any) -> Any:
+                out = await real(self, *args, **options)
+                if args[:2] == ("GET", idem) and out == first.id and not newer:
+                    newer.append(new_job(key="k"))
+                    newer[0], created = await jobs.submit(newer[0], "k")
+                    assert created
+                return out
+
+            return run
+
+        monkeypatch.setattr(Redis, "execute_command", after_get(Redis.execute_command))
+        monkeypatch.setattr(
+            Pipeline, "immediate_execute_command", after_get(Pipeline.immediate_execute_command)
+        )
+        await jobs.delete(first.id, "acme")
+        monkeypatch.undo()
+        assert newer, "the hook never ran"
+    else:
+        await jobs.delete(first.id, "acme")  # one transaction: nothing can land in between
+        newer.append((await jobs.submit(new_job(key="k"), "k"))[0])
+    again, created = await jobs.submit(new_job(key="k"), "k")
+    assert (again.id, created) == (newer[0].id, False)
+    assert await jobs.active_count("acme") == 1
+    assert await jobs.find_by_idempotency_key("acme", "k") == newer[0]
 
 
 async def test_claim_heartbeat_finish(backends: Backends) -> None:

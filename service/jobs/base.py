@@ -32,6 +32,7 @@ class JobStore(Protocol):
 
     async def submit(self, job: Job, idempotency_key: str | None) -> tuple[Job, bool]: ...
     async def get(self, job_id: str, tenant: str | None = None) -> Job | None: ...
+    async def find_by_idempotency_key(self, tenant: str, key: str) -> Job | None: ...
     async def list_jobs(self, tenant: str, offset: int, limit: int) -> list[Job]: ...
     async def cancel(self, job_id: str, tenant: str) -> Job | None: ...
     async def delete(self, job_id: str, tenant: str) -> Job | None: ...
@@ -104,6 +105,10 @@ class JobBackend(ABC):
         if job is None or (tenant is not None and job.tenant != tenant):
             return None  # another tenant's job does not exist, as far as the caller knows
         return job
+
+    async def find_by_idempotency_key(self, tenant: str, key: str) -> Job | None:
+        """The job that holds ``key`` for ``tenant`` (what a replay of it would return)."""
+        return await self._find_by_key(tenant, key)
 
     async def list_jobs(self, tenant: str, offset: int, limit: int) -> list[Job]:
         return await self._list(tenant, offset, limit)
@@ -267,6 +272,9 @@ class JobBackend(ABC):
 
     @abstractmethod
     async def _load(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    async def _find_by_key(self, tenant: str, key: str) -> Job | None: ...
 
     @abstractmethod
     async def _mutate(self, job_id: str, fn: Mutation) -> Job | None:

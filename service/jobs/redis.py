@@ -120,6 +120,10 @@ class RedisJobBackend(JobBackend):
         raw = await self.r.get(self.k.job(job_id))
         return None if raw is None else Job.model_validate_json(raw)
 
+    async def _find_by_key(self, tenant: str, key: str) -> Job | None:
+        job_id = await self.r.get(self.k.idempotency(tenant, key))
+        return await self._load(job_id) if job_id else None
+
     async def _mutate(self, job_id: str, fn: Mutation) -> Job | None:
         key = self.k.job(job_id)
         async with self.r.pipeline(transaction=True) as pipe:
@@ -156,9 +160,24 @@ class RedisJobBackend(JobBackend):
             pipe.zrem(self.k.expiry, job.id)
             await pipe.execute()
         if job.idempotency_key is not None:
-            idem = self.k.idempotency(job.tenant, job.idempotency_key)
-            if await self.r.get(idem) == job.id:
-                await self.r.delete(idem)
+            await self._free_key(self.k.idempotency(job.tenant, job.idempotency_key), job.id)
+
+    async def _free_key(self, idem: str, job_id: str) -> None:
+        """Delete ``idem`` only while it still names ``job_id`` (compare-and-delete): a
+        submit that took the key meanwhile keeps it."""
+        async with self.r.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(idem)
+                    if await pipe.get(idem) != job_id:
+                        await pipe.unwatch()
+                        return
+                    pipe.multi()
+                    pipe.delete(idem)
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue  # the key changed in between: re-read and re-decide
 
     async def _active_count(self, tenant: str) -> int:
         return int(await self.r.scard(self.k.active(tenant)))

@@ -169,6 +169,15 @@ class SqliteJobBackend(JobBackend):
     async def _load(self, job_id: str) -> Job | None:
         return await self.db.run(lambda c: _read(c, job_id), write=False)
 
+    async def _find_by_key(self, tenant: str, key: str) -> Job | None:
+        row = await self.db.run(
+            lambda c: c.execute(
+                "SELECT data FROM jobs WHERE tenant = ? AND idem_key = ?", (tenant, key)
+            ).fetchone(),
+            write=False,
+        )
+        return None if row is None else Job.model_validate_json(row["data"])
+
     async def _mutate(self, job_id: str, fn: Mutation) -> Job | None:
         def mutate(conn: sqlite3.Connection) -> Job | None:
             job = _read(conn, job_id)

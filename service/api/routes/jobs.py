@@ -114,7 +114,12 @@ async def create_job(
     exercise: Annotated[Exercise | None, Query(description="raw-body uploads")] = None,
     webhook_url: Annotated[str | None, Query(description="raw-body uploads")] = None,
 ) -> JobPublic:
-    if await jobs.active_count(tenant) >= settings.max_active_jobs_per_tenant:
+    # A retry of a keyed request is not a new job: it gets the first one (or 409, once the
+    # body is hashed) even while the tenant is at its limit.
+    earlier = None
+    if idempotency_key is not None:
+        earlier = await jobs.find_by_idempotency_key(tenant, idempotency_key)
+    if earlier is None and await jobs.active_count(tenant) >= settings.max_active_jobs_per_tenant:
         raise RateLimitedError(
             f"at most {settings.max_active_jobs_per_tenant} jobs may be queued or running",
             retry_after_s=settings.retry_after_s * 5,
