@@ -15,6 +15,12 @@ builds a side venv at benchmarks/.venv-mediapipe with mediapipe==0.10.14.
 
     .venv/bin/python benchmarks/pose.py                       # CPU
     .venv/bin/python benchmarks/pose.py --device cuda --batch 16
+    .venv/bin/python benchmarks/pose.py --concurrent 3 --batching on   # worker-style, no MediaPipe
+
+``--concurrent N`` measures what a worker with ``--concurrency N`` does: N copies
+of the clip through ``process_video`` on N threads sharing one engine (landmark
+calls batched across them when ``--batching`` is on), against the same N copies
+one at a time, alternating, in the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +122,49 @@ def run_ours(engine: PoseEngine, video: Path, streams: int) -> tuple[int, float,
     return frames, seconds, kps[0].landmarks[:, :, :2].astype(np.float64)
 
 
+def run_threads(engine: PoseEngine, video: Path, streams: int) -> tuple[int, float]:
+    """Frames and seconds for ``streams`` copies run at once, one thread each."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(streams) as pool:
+        kps = list(pool.map(engine.process_video, [video] * streams))
+    return sum(k.frames for k in kps), time.perf_counter() - start
+
+
+def run_sequential(engine: PoseEngine, video: Path, streams: int) -> tuple[int, float]:
+    start = time.perf_counter()
+    frames = sum(engine.process_video(video).frames for _ in range(streams))
+    return frames, time.perf_counter() - start
+
+
+def concurrent_main(engine: PoseEngine, video: Path, streams: int, repeats: int) -> int:
+    """One-at-a-time vs ``streams`` threads, alternating; frames/s medians."""
+    seq_fps: list[float] = []
+    thr_fps: list[float] = []
+    batches: Counter[int] = Counter()
+    for i in range(repeats):
+        n, secs = run_sequential(engine, video, streams)
+        seq_fps.append(n / secs)
+        before = Counter(engine.batcher.batch_sizes) if engine.batcher else Counter()
+        n, secs = run_threads(engine, video, streams)
+        thr_fps.append(n / secs)
+        if engine.batcher:
+            batches += engine.batcher.batch_sizes - before
+        print(f"run {i + 1}: one at a time {seq_fps[-1]:6.1f} frames/s   ", end="")
+        print(f"{streams} threads {thr_fps[-1]:6.1f} frames/s")
+    s = engine.settings
+    print(
+        f"\nclip: {video.name} ({n // streams} frames) x{streams}; device {s.device}, "
+        f"ORT threads {s.threads or 'all'}, batching {'on' if engine.batcher else 'off'} "
+        f"(max {s.batch_size}, wait {s.batch_wait_ms} ms); {os.cpu_count()} CPUs"
+    )
+    seq, thr = statistics.median(seq_fps), statistics.median(thr_fps)
+    print(f"one at a time median {seq:6.1f} frames/s")
+    print(f"{streams} threads     median {thr:6.1f} frames/s   ({thr / seq:.2f}x)")
+    if batches:
+        print("landmark calls by batch size:", dict(sorted(batches.items())))
+    return 0
+
+
 def leg_agreement(ours: np.ndarray, theirs: np.ndarray) -> tuple[float, float]:
     """Median and p90 leg-landmark distance ÷ torso length (MediaPipe's torso), both detected."""
     both = np.isfinite(ours).all(axis=(1, 2)) & np.isfinite(theirs).all(axis=(1, 2))
@@ -139,20 +190,34 @@ def main() -> int:
         help="videos batched per landmark call (GPU); copies of the clip",
     )
     parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads")
+    parser.add_argument(
+        "--concurrent",
+        type=int,
+        default=0,
+        help="N copies on N threads (worker-style) vs one at a time; skips MediaPipe",
+    )
+    parser.add_argument("--batching", choices=["auto", "on", "off"], default="auto")
+    parser.add_argument("--wait-ms", type=float, default=None, help="batcher max wait")
     parser.add_argument("--setup", action="store_true", help="only build the MediaPipe venv")
     args = parser.parse_args()
 
-    ensure_side_venv()
+    if args.setup or not args.concurrent:
+        ensure_side_venv()
     if args.setup:
         return 0
     video = args.video or clip_path(args.clip)
     overrides: dict[str, object] = {"device": args.device}
-    overrides["batch_size"] = args.batch
+    overrides["batch_size"] = max(args.batch, args.concurrent)
+    overrides["landmark_batching"] = args.batching
+    if args.wait_ms is not None:
+        overrides["batch_wait_ms"] = args.wait_ms
     if args.threads is not None:
         overrides["threads"] = args.threads
     settings = Settings(**overrides)  # type: ignore[arg-type]
     engine = PoseEngine.from_settings(settings)
     engine.process_video(video)  # warm-up: first-run allocations, page cache
+    if args.concurrent:
+        return concurrent_main(engine, video, args.concurrent, args.repeats)
 
     ours_fps: list[float] = []
     mp_fps: list[float] = []

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = all cores")
     landmark_model: Literal["full"] = "full"
     batch_size: int = Field(8, ge=1, le=256, description="frames per landmark-model batch")
+    # Cross-job batching of landmark calls (PoseEngine used by several threads, i.e. a
+    # worker with --concurrency > 1): "auto" = on with cuda, off on the cpu, where a
+    # batch costs as much as its frames one by one (docs/pose.md, GPU).
+    landmark_batching: Literal["auto", "on", "off"] = "auto"
+    batch_wait_ms: float = Field(
+        2.0, ge=0, le=1000, description="longest wait for other jobs' frames; 0 = none"
+    )
     # Pose smoothing (MediaPipe's video-mode filters). "mediapipe" runs the One Euro
     # filters on MediaPipe's legacy clock (frames 1/30 s apart whatever the real rate),
     # which is what the reference landmarks used; "video" uses the container timestamps.

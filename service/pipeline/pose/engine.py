@@ -11,13 +11,17 @@ identical to running the videos one by one.
 
 All per-video state lives in the ``_VideoRun``, so one engine (one set of ONNX
 Runtime sessions, which are thread-safe) can serve several threads at once;
-``last_stats`` is whichever call finished last.
+``last_stats`` is whichever call finished last. With a ``LandmarkBatcher``
+(``landmark_batching``), concurrent ``process_video`` calls — a worker's
+running jobs — send their landmark crops through it and share batched model
+calls; each row is bit-identical to an unbatched call (tested on the CPU).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +33,9 @@ from service.errors import KneecaveError, NoPersonError
 from service.pipeline import video
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.landmarks import NUM_LANDMARKS
+from service.pipeline.pose.batcher import LandmarkBatcher
 from service.pipeline.pose.detector import PoseDetector
-from service.pipeline.pose.landmark import LandmarkModel, RoiLandmarks
+from service.pipeline.pose.landmark import LandmarkModel, RoiLandmarks, from_outputs, preprocess
 from service.pipeline.pose.models import DETECTOR, LANDMARK_MODELS, load_session, models_fingerprint
 from service.pipeline.pose.roi import Roi
 from service.pipeline.pose.tracking import PoseTracker
@@ -139,10 +144,12 @@ class PoseEngine:
         settings: Settings,
         smooth: bool = True,
         smoothing_step_s: float | None = MEDIAPIPE_FRAME_STEP_S,
+        batcher: LandmarkBatcher | None = None,
     ) -> None:
         self.settings = settings
         self.detector = detector
         self.landmark_model = landmark_model
+        self.batcher = batcher
         self.smooth = smooth
         self.smoothing_step_s = smoothing_step_s
         self.last_stats = PoseStats()
@@ -153,13 +160,34 @@ class PoseEngine:
         detector = PoseDetector(load_session(DETECTOR, settings))
         landmark = LandmarkModel(load_session(LANDMARK_MODELS[settings.landmark_model], settings))
         step = MEDIAPIPE_FRAME_STEP_S if settings.pose_smoothing_clock == "mediapipe" else None
+        batching = settings.landmark_batching
+        batcher = None
+        if batching == "on" or (batching == "auto" and settings.device == "cuda"):
+            batcher = LandmarkBatcher(
+                landmark.session.run,
+                max_batch=settings.batch_size,
+                max_wait_ms=settings.batch_wait_ms,
+            )
         return cls(
             detector,
             landmark,
             settings=settings,
             smooth=settings.pose_smoothing,
             smoothing_step_s=step,
+            batcher=batcher,
         )
+
+    def close(self) -> None:
+        """Stop the batcher thread, if any (sessions are process-wide and stay)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def _landmarks(self, image: video.BGRImage, roi: Roi) -> RoiLandmarks:
+        """One crop's landmarks: through the batcher when there is one, else a direct call."""
+        if self.batcher is None:
+            return self.landmark_model([(image, roi)])[0]
+        # Pre/post-processing here, in the job's thread; only the model call is shared.
+        return from_outputs(self.batcher.run_one(preprocess(image, roi)), image, roi)
 
     @property
     def version(self) -> str:
@@ -181,16 +209,21 @@ class PoseEngine:
         self.reset()
         run = _VideoRun(self, path)
         next_report = 0.0
+        # Registered for the whole video so the batcher knows how many requests can
+        # come; leaving (done, failed or stopped) lets the others' batches close early.
+        calling: AbstractContextManager[None] = (
+            self.batcher.caller() if self.batcher is not None else nullcontext()
+        )
         try:
-            while run.advance() is not None:
-                if should_stop is not None and should_stop():
-                    raise ProcessingStoppedError(f"stopped after {len(run.landmarks)} frames")
-                roi = run.roi()
-                result = self.landmark_model([(run.image(), roi)])[0] if roi else None
-                run.record(result)
-                if progress is not None and run.progress() >= next_report:
-                    progress(run.progress())
-                    next_report = run.progress() + 0.01
+            with calling:
+                while run.advance() is not None:
+                    if should_stop is not None and should_stop():
+                        raise ProcessingStoppedError(f"stopped after {len(run.landmarks)} frames")
+                    roi = run.roi()
+                    run.record(self._landmarks(run.image(), roi) if roi else None)
+                    if progress is not None and run.progress() >= next_report:
+                        progress(run.progress())
+                        next_report = run.progress() + 0.01
         finally:
             run.close()
         keypoints = run.result()

@@ -8,7 +8,7 @@ back to frame pixels, world rotation).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -57,6 +57,20 @@ def postprocess(
     )
 
 
+def from_outputs(
+    row: Mapping[str, npt.NDArray[np.float32]], image: BGRImage, roi: Roi
+) -> RoiLandmarks:
+    """One crop's result from its row of each model output (batched or not, same code)."""
+    return postprocess(
+        row["landmarks"],
+        float(row["pose_flag"].reshape(-1)[0]),
+        row["heatmap"],
+        row["world"],
+        roi=roi,
+        frame_width=image.shape[1],
+    )
+
+
 class LandmarkModel:
     def __init__(self, session: ModelSession) -> None:
         self.session = session
@@ -68,13 +82,6 @@ class LandmarkModel:
         batch = np.stack([preprocess(image, roi) for image, roi in items])
         out = self.session.run(batch)
         return [
-            postprocess(
-                out["landmarks"][i],
-                float(out["pose_flag"][i].reshape(-1)[0]),
-                out["heatmap"][i],
-                out["world"][i],
-                roi=roi,
-                frame_width=image.shape[1],
-            )
+            from_outputs({name: value[i] for name, value in out.items()}, image, roi)
             for i, (image, roi) in enumerate(items)
         ]
