@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from service.pipeline.scoring.convert import optional, rounded
 from service.pipeline.scoring.frames import FOOT_LEN_LEG, FrontalFrames
 from service.pipeline.scoring.phases import RepFrames, agg
 from service.pipeline.scoring.schema import Ankle, AnkleSide
@@ -37,15 +38,6 @@ F64 = npt.NDArray[np.float64]
 DRIFT_KNOTS, DRIFT_SCORES = (0.01, 0.03, 0.06), (100.0, 60.0, 0.0)
 TILT_KNOTS, TILT_SCORES = (3.0, 10.0, 20.0), (100.0, 60.0, 0.0)
 HEEL_KNOTS, HEEL_SCORES = (0.05, 0.08, 0.15), (100.0, 60.0, 0.0)
-
-
-def _o(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-def _py(a: F64, nd: int) -> list[Any]:
-    out: list[Any] = np.round(a, nd).tolist()
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +75,13 @@ def ankle_arrays(ff: FrontalFrames, rf: RepFrames) -> AnkleArrays:
         )
     lift = agg(ff.heel_rise, rf.bottom) - agg(ff.heel_rise, rf.standing)
     return AnkleArrays(
-        tilt_mid=_py(tilt_mid, 2),
-        tilt_change=_py(tilt_change, 2),
-        drift=_py(drift, 3),
-        toe_change=_py(toe_change, 2),
-        front_score=_py(front, 1),
-        heel_lift=_py(lift, 3),
-        heel_score=_py(_interp(lift, HEEL_KNOTS, HEEL_SCORES), 1),
+        tilt_mid=rounded(tilt_mid, 2),
+        tilt_change=rounded(tilt_change, 2),
+        drift=rounded(drift, 3),
+        toe_change=rounded(toe_change, 2),
+        front_score=rounded(front, 1),
+        heel_lift=rounded(lift, 3),
+        heel_score=rounded(_interp(lift, HEEL_KNOTS, HEEL_SCORES), 1),
     )
 
 
@@ -99,10 +91,10 @@ def _front_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
         return None
     return AnkleSide(
         score=score,
-        shank_tilt_mid_deg=_o(a.tilt_mid[i][s]),
-        shank_tilt_change_deg=_o(a.tilt_change[i][s]),
-        medial_ankle_drift_leg=_o(a.drift[i][s]),
-        toe_out_change_deg=_o(a.toe_change[i][s]),
+        shank_tilt_mid_deg=optional(a.tilt_mid[i][s]),
+        shank_tilt_change_deg=optional(a.tilt_change[i][s]),
+        medial_ankle_drift_leg=optional(a.drift[i][s]),
+        toe_out_change_deg=optional(a.toe_change[i][s]),
     )
 
 
@@ -110,7 +102,7 @@ def _side_view_side(a: AnkleArrays, i: int, s: int) -> AnkleSide | None:
     score = a.heel_score[i][s]
     if math.isnan(score):
         return None
-    return AnkleSide(score=score, heel_lift_leg=_o(a.heel_lift[i][s]))
+    return AnkleSide(score=score, heel_lift_leg=optional(a.heel_lift[i][s]))
 
 
 def ankle(a: AnkleArrays, i: int, view: str, near_side: int = 0) -> Ankle:

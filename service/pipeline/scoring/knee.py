@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from service.pipeline.scoring.convert import optional, rounded
 from service.pipeline.scoring.frames import FrontalFrames
 from service.pipeline.scoring.phases import RepFrames, agg
 from service.pipeline.scoring.schema import KneeCave, KneeSide, Severity
@@ -65,16 +66,6 @@ def severity(score: float) -> Severity:
     return "severe"
 
 
-def _o(x: float) -> float | None:
-    return None if math.isnan(x) else x
-
-
-def _py(a: F64, nd: int = 3) -> list[Any]:
-    """Rounded once for all reps, as Python floats (rounding per value is the slow part)."""
-    out: list[Any] = np.round(a, nd).tolist()
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class KneeArrays:
     """Per-rep aggregates for every rep at once, as Python lists [rep] or [rep][side]."""
@@ -101,20 +92,20 @@ def knee_arrays(ff: FrontalFrames, rf: RepFrames) -> KneeArrays:
     score = np.where(np.isfinite(ratio), np.interp(ratio, RATIO_KNOTS, SCORE_KNOTS), np.nan)
     fppa_mid, fppa_stand = agg(ff.fppa_deg, rf.mid), agg(ff.fppa_deg, rf.standing)
     return KneeArrays(
-        score=_py(score, 1),
-        ratio_mid=_py(ratio),
-        ratio_desc=_py(agg(ff.knee_toe_ratio, rf.descent_mid)),
-        ratio_asc=_py(agg(ff.knee_toe_ratio, rf.ascent_mid)),
-        ratio_bottom=_py(agg(ff.knee_toe_ratio, rf.bottom)),
-        ankle_ratio_mid=_py(agg(ff.knee_ankle_ratio, rf.mid)),
-        mkd=_py(agg(ff.knee_lat, rf.standing) - agg(ff.knee_lat, rf.mid)),
-        fppa_bottom=_py(agg(ff.fppa_deg, rf.bottom)),
-        fppa_mid=_py(fppa_mid),
-        fppa_stand=_py(fppa_stand),
-        fppa_change=_py(fppa_mid - fppa_stand),
-        kasr_mid=_py(agg(ff.kasr, rf.mid)),
-        kasr_bottom=_py(agg(ff.kasr, rf.bottom)),
-        ktsr_mid=_py(agg(ff.ktsr, rf.mid)),
+        score=rounded(score, 1),
+        ratio_mid=rounded(ratio),
+        ratio_desc=rounded(agg(ff.knee_toe_ratio, rf.descent_mid)),
+        ratio_asc=rounded(agg(ff.knee_toe_ratio, rf.ascent_mid)),
+        ratio_bottom=rounded(agg(ff.knee_toe_ratio, rf.bottom)),
+        ankle_ratio_mid=rounded(agg(ff.knee_ankle_ratio, rf.mid)),
+        mkd=rounded(agg(ff.knee_lat, rf.standing) - agg(ff.knee_lat, rf.mid)),
+        fppa_bottom=rounded(agg(ff.fppa_deg, rf.bottom)),
+        fppa_mid=rounded(fppa_mid),
+        fppa_stand=rounded(fppa_stand),
+        fppa_change=rounded(fppa_mid - fppa_stand),
+        kasr_mid=rounded(agg(ff.kasr, rf.mid)),
+        kasr_bottom=rounded(agg(ff.kasr, rf.bottom)),
+        ktsr_mid=rounded(agg(ff.ktsr, rf.mid)),
         mid_frames=(rf.mid >= 0).sum(axis=1).tolist(),
     )
 
@@ -126,16 +117,16 @@ def _side(k: KneeArrays, i: int, s: int) -> KneeSide | None:
     return KneeSide(
         score=score,
         severity=severity(score),
-        knee_toe_ratio_mid=_o(k.ratio_mid[i][s]),
-        knee_toe_ratio_descent=_o(k.ratio_desc[i][s]),
-        knee_toe_ratio_ascent=_o(k.ratio_asc[i][s]),
-        knee_toe_ratio_bottom=_o(k.ratio_bottom[i][s]),
-        knee_ankle_ratio_mid=_o(k.ankle_ratio_mid[i][s]),
-        medial_knee_displacement_leg=_o(k.mkd[i][s]),
-        fppa_deg=_o(k.fppa_bottom[i][s]),
-        fppa_mid_deg=_o(k.fppa_mid[i][s]),
-        fppa_standing_deg=_o(k.fppa_stand[i][s]),
-        fppa_mid_change_deg=_o(k.fppa_change[i][s]),
+        knee_toe_ratio_mid=optional(k.ratio_mid[i][s]),
+        knee_toe_ratio_descent=optional(k.ratio_desc[i][s]),
+        knee_toe_ratio_ascent=optional(k.ratio_asc[i][s]),
+        knee_toe_ratio_bottom=optional(k.ratio_bottom[i][s]),
+        knee_ankle_ratio_mid=optional(k.ankle_ratio_mid[i][s]),
+        medial_knee_displacement_leg=optional(k.mkd[i][s]),
+        fppa_deg=optional(k.fppa_bottom[i][s]),
+        fppa_mid_deg=optional(k.fppa_mid[i][s]),
+        fppa_standing_deg=optional(k.fppa_stand[i][s]),
+        fppa_mid_change_deg=optional(k.fppa_change[i][s]),
     )
 
 
@@ -165,8 +156,8 @@ def knee_cave(k: KneeArrays, i: int) -> KneeCave:
         worse_side=None if tie else ("left" if worse == "left" else "right"),
         left=left,
         right=right,
-        kasr_mid=_o(k.kasr_mid[i]),
-        kasr_bottom=_o(k.kasr_bottom[i]),
-        ktsr_mid=_o(k.ktsr_mid[i]),
+        kasr_mid=optional(k.kasr_mid[i]),
+        kasr_bottom=optional(k.kasr_bottom[i]),
+        ktsr_mid=optional(k.ktsr_mid[i]),
         reason=None if left and right else "one leg not visible at mid-depth",
     )
