@@ -173,6 +173,14 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
     # The video plays from the browser's own copy, with one timeline mark per rep;
     # a mark jumps to that rep's bottom and the table highlights the rep.
     assert _visible(browser, "player")
+    # On a wide window the video sits beside the summary, never over it.
+    overview, player = (browser.find_element(By.ID, i) for i in ("overview", "player"))
+    assert overview.rect["x"] + overview.rect["width"] <= player.rect["x"]
+    # ...and the summary fits its own column rather than spilling under the video.
+    widths = browser.execute_script(
+        "return [arguments[0].scrollWidth, arguments[0].clientWidth]", overview
+    )
+    assert widths[0] <= widths[1], widths
     marks = browser.find_elements(By.CSS_SELECTOR, "#timeline button")
     assert len(marks) == result["rep_count"]
     marks[0].click()

@@ -665,7 +665,10 @@
     // Sized from the result before the video loads: no jump when its metadata arrives.
     el.videoWrap.style.aspectRatio = String(ratio);
     // At most 24rem tall (a portrait phone video stays beside the summary) and 32rem wide.
-    el.player.style.width = `min(100%, 32rem, calc(24rem * ${ratio.toFixed(4)}))`;
+    // A definite length, not a percentage: the grid sizes the video's column from it
+    // (a percentage made the column as wide as the caption's text, over the summary);
+    // the stylesheet's max-width: 100% keeps it inside a phone screen.
+    el.player.style.width = `min(32rem, calc(24rem * ${ratio.toFixed(4)}))`;
     media.url = URL.createObjectURL(media.file);
     el.videoPlayer.src = media.url;
     el.playerCaption.textContent =
