@@ -51,7 +51,7 @@ def pair_mid(xy: Points, a: int, b: int) -> F64:
     return out
 
 
-def _running_max(a: F64, window: int) -> F64:
+def running_max(a: F64, window: int) -> F64:
     """NaN-aware running maximum (NaN only where the whole window is NaN)."""
     filled = np.where(np.isfinite(a), a, -np.inf)
     out = maximum_filter1d(filled, size=max(window, 1), mode="nearest")
@@ -83,7 +83,7 @@ def body_geometry(c: Cleaned) -> Body:
     leg_raw = np.fmax(leg_l, leg_r)
     leg_raw = np.where(np.isfinite(leg_raw), leg_raw, thigh / THIGH_FRACTION)
     window = round(SCALE_WINDOW_S * c.fps)
-    leg = _running_max(leg_raw, window)
+    leg = running_max(leg_raw, window)
     # The running max is biased up by single-frame spikes; a median over ~1 s removes them.
     # The scale changes slowly: take the median at ~10 samples/s and interpolate back.
     step = max(1, round(c.fps / 10))

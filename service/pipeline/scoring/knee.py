@@ -1,30 +1,28 @@
-"""Knee cave per side per rep: where the knee tracks against the toes at matched depth.
+"""Knee cave per side per rep: the knee against the plane of its own foot, rebuilt in 3D.
 
-The graded measure is the coach's "knees inside the line of the toes": the
-knee's sideways distance from the midline of the feet over the toe's, at
-mid-depth of the descent and the ascent (``phases.MID_LO``-``MID_HI`` of the
-rep's hip drop). 1.0 = knee over the toe, < 1 = inside. It is a ratio of two
-distances measured the same way, so camera distance, resolution and zoom drop
-out (stance width only partly: a wide, turned-out stance reads lower); it is
-taken at mid-depth, where the thigh is not yet pointing at the camera (raw FPPA
-at the bottom of a deep squat is dominated by that foreshortening, DESIGN §1),
-and it is signed per side against the body's own midline, so a mirrored video
-swaps the sides and nothing else.
+The graded measure (``lift.py``) is the knee's distance inside the plane
+through the hip and the ankle that contains the foot's direction, in leg
+lengths, median over the deep part of the rep (from 40% of the hip drop down
+and back up: where a knee falls in, and where the thigh is far enough from the
+hip-ankle line for the plane to be defined). A knee tracking over a turned-out
+foot reads 0 at any stance width; a knee falling inside it reads positive;
+knees pushed out read negative.
 
-Thresholds (per side, ``knee_toe_ratio_mid``):
-    >= 0.93 none     knee over or outside the toe, within landmark noise
-    >= 0.70 mild     knee inside the toe line by up to 30% of the half-stance
-    >= 0.50 moderate
-    <  0.50 severe   knee nearer the midline than halfway to the toe
-Why: on the labelled clips the correct reps read 1.04-1.26, the labelled
-cave reps 0.77-0.88 on the caving side (DESIGN §1: knee/toe separation 0.96 vs
-1.15 bilaterally), the trainer-labelled right-knee cave 0.29. A wide,
-turned-out stance (goblet clip, labelled "none" from the bottom position)
-reads 0.78-0.89 at mid-depth: the knee tracks the middle of a turned-out foot,
-inside its toe tip, which is why the mild band is wide. The noise of the
-ratio from landmark jitter (~1-2% of torso length per point) is ~0.03-0.05, so
-"none" starts two noise widths below 1.0. The score maps the ratio piecewise
-linearly onto 0-100 with the band edges at 85 / 60 / 35.
+Severity bands, in true deviation (what a coach sees, for an adult leg of
+~85 cm; a forefoot is ~10 cm wide, ~0.11 leg):
+    < 0.08 none      the knee within ~7 cm of the line of its foot: still over
+                     the foot, between its second and big toe
+    < 0.15 mild      over the inside edge of the foot
+    < 0.22 moderate  a foot's width or more inside the foot
+    >= 0.22 severe   knees falling towards each other
+The "none" edge is also the measure's own limit: on the 3D harness a knee
+with no deviation reads 0.08 or more in about 2% of reps when the landmarks
+also carry a fixed per-clip offset (docs/scoring.md). The score maps the
+deviation piecewise linearly onto 0-100 with these edges at 85 / 60 / 35.
+
+2D measures are still reported, not graded: the knee/toe ratio (it cannot tell
+a turned-out foot from a caving knee), FPPA (dominated by thigh foreshortening
+at the bottom of a deep squat, DESIGN §1) and KASR (Mizner et al. 2012).
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from service.pipeline.scoring import lift
 from service.pipeline.scoring.convert import optional, rounded
 from service.pipeline.scoring.frames import FrontalFrames
 from service.pipeline.scoring.phases import RepFrames, agg
@@ -43,20 +42,28 @@ from service.pipeline.scoring.schema import KneeCave, KneeSide, Severity
 
 F64 = npt.NDArray[np.float64]
 
-RATIO_KNOTS = (0.2, 0.5, 0.70, 0.93, 1.0)
-SCORE_KNOTS = (0.0, 35.0, 60.0, 85.0, 100.0)
+DEVIATION_KNOTS = (0.0, 0.08, 0.15, 0.22, 0.30)
+SCORE_KNOTS = (100.0, 85.0, 60.0, 35.0, 0.0)
 SEVERITY_BANDS: tuple[tuple[float, Severity], ...] = (
     (85.0, "none"),
     (60.0, "mild"),
     (35.0, "moderate"),
     (-1.0, "severe"),
 )
-# Fewer mid-depth frames than this (per phase) and the measure is not trusted.
-MIN_MID_FRAMES = 2
+# A rep needs this many frames in the deep part to be graded.
+MIN_DEEP_FRAMES = 3
+# Deviation uncertainty (leg lengths) at which a side's confidence halves. Above it the side
+# is not graded: the two-sigma band would span more than a whole severity band. It happens
+# when the foot points across the picture (an oblique camera on the far side of a turned-out
+# foot), where the foot's depth, and so its direction, is poorly determined.
+MAX_SD = 0.05
 
 
-def ratio_score(ratio: float) -> float:
-    return round(float(np.interp(ratio, RATIO_KNOTS, SCORE_KNOTS)), 1)
+def deviation_score(dev: F64) -> F64:
+    out: F64 = np.where(
+        np.isfinite(dev), np.interp(np.nan_to_num(dev), DEVIATION_KNOTS, SCORE_KNOTS), np.nan
+    )
+    return out
 
 
 def severity(score: float) -> Severity:
@@ -71,6 +78,13 @@ class KneeArrays:
     """Per-rep aggregates for every rep at once, as Python lists [rep] or [rep][side]."""
 
     score: list[Any]
+    dev: list[Any]
+    dev_deg: list[Any]
+    dev_desc: list[Any]
+    dev_asc: list[Any]
+    dev_bottom: list[Any]
+    dev_sd: list[Any]
+    confidence: list[Any]  # [rep]: from the worse side's uncertainty
     ratio_mid: list[Any]
     ratio_desc: list[Any]
     ratio_asc: list[Any]
@@ -84,16 +98,29 @@ class KneeArrays:
     kasr_mid: list[Any]
     kasr_bottom: list[Any]
     ktsr_mid: list[Any]
-    mid_frames: list[int]
+    deep_frames: list[int]
 
 
-def knee_arrays(ff: FrontalFrames, rf: RepFrames) -> KneeArrays:
-    ratio = agg(ff.knee_toe_ratio, rf.mid)
-    score = np.where(np.isfinite(ratio), np.interp(ratio, RATIO_KNOTS, SCORE_KNOTS), np.nan)
+def knee_arrays(ff: FrontalFrames, legs: lift.Legs, rf: RepFrames) -> KneeArrays:
+    foot = lift.rep_foot(legs, rf.around)
+    deep = lift.deviation(legs, rf.deep, foot)
+    sd = lift.deviation_sd(legs, rf.deep, rf.around)
+    sd = np.where(lift.foot_across(legs, rf.around), np.nan, sd)  # not measurable
+    score = deviation_score(deep.leg)
+    worse = np.where(score[:, 0] <= score[:, 1], 0, 1) if score.size else np.zeros(0, np.intp)
+    sd_worse = np.take_along_axis(sd, worse[:, None], axis=1)[:, 0] if sd.size else sd[:, 0]
+    conf = 1.0 / (1.0 + np.nan_to_num(sd_worse, nan=MAX_SD) / MAX_SD)
     fppa_mid, fppa_stand = agg(ff.fppa_deg, rf.mid), agg(ff.fppa_deg, rf.standing)
     return KneeArrays(
         score=rounded(score, 1),
-        ratio_mid=rounded(ratio),
+        dev=rounded(deep.leg),
+        dev_deg=rounded(deep.deg, 1),
+        dev_desc=rounded(lift.deviation(legs, rf.descent_mid, foot).leg),
+        dev_asc=rounded(lift.deviation(legs, rf.ascent_mid, foot).leg),
+        dev_bottom=rounded(lift.deviation(legs, rf.bottom, foot).leg),
+        dev_sd=rounded(sd),
+        confidence=rounded(conf),
+        ratio_mid=rounded(agg(ff.knee_toe_ratio, rf.mid)),
         ratio_desc=rounded(agg(ff.knee_toe_ratio, rf.descent_mid)),
         ratio_asc=rounded(agg(ff.knee_toe_ratio, rf.ascent_mid)),
         ratio_bottom=rounded(agg(ff.knee_toe_ratio, rf.bottom)),
@@ -106,17 +133,23 @@ def knee_arrays(ff: FrontalFrames, rf: RepFrames) -> KneeArrays:
         kasr_mid=rounded(agg(ff.kasr, rf.mid)),
         kasr_bottom=rounded(agg(ff.kasr, rf.bottom)),
         ktsr_mid=rounded(agg(ff.ktsr, rf.mid)),
-        mid_frames=(rf.mid >= 0).sum(axis=1).tolist(),
+        deep_frames=(rf.deep >= 0).sum(axis=1).tolist(),
     )
 
 
 def _side(k: KneeArrays, i: int, s: int) -> KneeSide | None:
     score = k.score[i][s]
-    if math.isnan(score):
+    if math.isnan(score) or not k.dev_sd[i][s] <= MAX_SD:
         return None
     return KneeSide(
         score=score,
         severity=severity(score),
+        deviation_leg=optional(k.dev[i][s]),
+        deviation_deg=optional(k.dev_deg[i][s]),
+        deviation_descent_leg=optional(k.dev_desc[i][s]),
+        deviation_ascent_leg=optional(k.dev_asc[i][s]),
+        deviation_bottom_leg=optional(k.dev_bottom[i][s]),
+        deviation_sd_leg=optional(k.dev_sd[i][s]),
         knee_toe_ratio_mid=optional(k.ratio_mid[i][s]),
         knee_toe_ratio_descent=optional(k.ratio_desc[i][s]),
         knee_toe_ratio_ascent=optional(k.ratio_asc[i][s]),
@@ -135,9 +168,9 @@ def null_knee(reason: str) -> KneeCave:
 
 
 def knee_cave(k: KneeArrays, i: int) -> KneeCave:
-    """Knee cave for rep ``i`` seen from the front."""
-    if k.mid_frames[i] < MIN_MID_FRAMES:
-        return null_knee("too few frames at mid-depth (rep too fast for the frame rate)")
+    """Knee cave for rep ``i`` (front or oblique view)."""
+    if k.deep_frames[i] < MIN_DEEP_FRAMES:
+        return null_knee("too few frames in the deep part of the rep (too fast for the frame rate)")
     left, right = _side(k, i, 0), _side(k, i, 1)
     scored = [
         (s.score, name)
@@ -145,9 +178,9 @@ def knee_cave(k: KneeArrays, i: int) -> KneeCave:
         if s is not None and s.score is not None
     ]
     if not scored:
-        return null_knee(
-            "knees or feet not visible at mid-depth, or feet too close together to judge"
-        )
+        if any(math.isfinite(x) for x in k.dev[i]):
+            return null_knee(FOOT_ACROSS)
+        return null_knee("hips, knees or feet not visible in the deep part of the rep")
     score, worse = min(scored)
     tie = len(scored) == 2 and scored[0][0] == scored[1][0]
     return KneeCave(
@@ -159,5 +192,18 @@ def knee_cave(k: KneeArrays, i: int) -> KneeCave:
         kasr_mid=optional(k.kasr_mid[i]),
         kasr_bottom=optional(k.kasr_bottom[i]),
         ktsr_mid=optional(k.ktsr_mid[i]),
-        reason=None if left and right else "one leg not visible at mid-depth",
+        reason=None if left and right else _one_side_reason(k, i, 0 if left is None else 1),
     )
+
+
+FOOT_ACROSS = (
+    "the foot points across the picture from this camera: its direction, and so the knee's "
+    "deviation from it, cannot be measured well enough"
+)
+
+
+def _one_side_reason(k: KneeArrays, i: int, s: int) -> str:
+    name = ("left", "right")[s]
+    if math.isfinite(k.dev[i][s]):
+        return f"{name} knee not graded: {FOOT_ACROSS}"
+    return f"{name} leg not visible in the deep part of the rep"

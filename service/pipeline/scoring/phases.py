@@ -31,6 +31,10 @@ BOTTOM_FRAC = 0.95
 # Standing reference: up to this long before the descent, and the first 10% of the drop.
 STANDING_S = 0.5
 STANDING_FRAC = 0.1
+# Feet: the rep and this long either side. Feet stay planted through a set, so their
+# landmarks' slow drift averages out over more than one rep; a window, not the whole clip,
+# follows a lifter who re-plants the feet or a camera that moves between sets.
+FEET_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +42,12 @@ class RepFrames:
     """Frame-index matrices (n_reps, M), padded with -1."""
 
     whole: I64
+    around: I64  # the rep and FEET_S either side (where the feet are measured)
     standing: I64
     descent_mid: I64
     ascent_mid: I64
     mid: I64
+    deep: I64  # every frame from MID_LO of the drop down and back up (mid-depth and bottom)
     bottom: I64
 
 
@@ -90,17 +96,22 @@ def rep_frames(reps: list[Rep], h: F64, fps: float) -> RepFrames:
     st_frames = np.concatenate([pre, frames[early]])
     st_group = np.concatenate([pre_g, gid[early]])
     order = np.argsort(st_group, kind="stable")
+    pad = round(FEET_S * fps)
+    ar, ar_g = _ranges(np.maximum(0, start - pad), np.minimum(h.size, end + 1 + pad))
     return RepFrames(
         whole=mat(np.ones_like(down)),
+        around=_group_matrix(ar, ar_g, n),
         standing=_group_matrix(st_frames[order], st_group[order], n),
         descent_mid=mat(mid & down),
         ascent_mid=mat(mid & ~down),
         mid=mat(mid),
+        deep=mat(frac >= MID_LO),
         bottom=mat(frac >= BOTTOM_FRAC),
     )
 
 
-def _gather(a: F64, idx: I64) -> F64:
+def gather(a: F64, idx: I64) -> F64:
+    """Per-frame ``a`` (T, ...) at frame matrix ``idx`` (n, M): (n, M, ...), NaN at padding."""
     vals = a[np.maximum(idx, 0)]
     vals[idx < 0] = np.nan
     return vals
@@ -127,11 +138,11 @@ def row_quantile(vals: F64, q: float) -> F64:
 
 def agg(a: F64, idx: I64) -> F64:
     """NaN-aware median of per-frame ``a`` (T, ...) over each row of ``idx``: (n, ...)."""
-    return row_quantile(_gather(a, idx), 0.5)
+    return row_quantile(gather(a, idx), 0.5)
 
 
 def spread(a: F64, idx: I64, lo: float, hi: float) -> F64:
     """Per-row quantile range (hi - lo, fractions) of per-frame ``a`` (T, ...), NaN-aware."""
-    vals = _gather(a, idx)
+    vals = gather(a, idx)
     out: F64 = row_quantile(vals, hi) - row_quantile(vals, lo)
     return out

@@ -49,12 +49,43 @@ class Depth(_Model):
 
 
 class KneeSide(_Model):
-    score: float | None = Field(description="0-100, 100 = knee tracks over or outside the toes.")
+    score: float | None = Field(
+        description="0-100, 100 = the knee tracks over its own foot (or outside it); "
+        "graded on deviation_leg."
+    )
     severity: Severity | None = Field(description="Knee-cave severity for this side.")
+    deviation_leg: float | None = Field(
+        None,
+        description="The graded measure: the knee's distance inside the plane through the hip, "
+        "the ankle and the foot's direction, rebuilt in 3D, in leg lengths (thigh + shank), "
+        "median over the deep part of the rep (from 40% of the hip drop down and back up). "
+        "Positive = towards the midline (cave), negative = knees out. "
+        "Bands: none < 0.08, mild < 0.15, moderate < 0.22, severe.",
+    )
+    deviation_deg: float | None = Field(
+        None,
+        description="The same as an angle: the knee's plane (hip, knee, ankle) turned inside the "
+        "foot's plane about the hip-ankle line, degrees (3D knee abduction against the foot).",
+    )
+    deviation_descent_leg: float | None = Field(
+        None, description="deviation_leg over the descent's mid-depth (40-80% of the drop)."
+    )
+    deviation_ascent_leg: float | None = Field(
+        None, description="deviation_leg over the ascent's mid-depth (40-80% of the drop)."
+    )
+    deviation_bottom_leg: float | None = Field(
+        None, description="deviation_leg at the bottom (deepest 5% of the drop)."
+    )
+    deviation_sd_leg: float | None = Field(
+        None,
+        description="Uncertainty of deviation_leg (one standard deviation) from the foot's "
+        "direction, which the landmarks give to a few degrees; larger when the foot points "
+        "across the picture.",
+    )
     knee_toe_ratio_mid: float | None = Field(
-        description="Knee's distance from the midline over the toe's, at mid-depth (descent and "
-        "ascent, 40-80% of the rep's hip drop). < 1: knee inside the line of the toes. "
-        "The graded measure."
+        description="2D, reported only: the knee's distance from the midline over the toe's, "
+        "at mid-depth (40-80% of the rep's hip drop). < 1: knee inside the line of the toes "
+        "in the picture (a wide, turned-out stance reads low with the knee over the foot)."
     )
     knee_toe_ratio_descent: float | None = Field(description="As above, descent only.")
     knee_toe_ratio_ascent: float | None = Field(description="As above, ascent only.")

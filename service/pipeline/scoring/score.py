@@ -29,6 +29,7 @@ from service.pipeline.landmarks import (
 )
 from service.pipeline.scoring import ankle as ankle_mod
 from service.pipeline.scoring import knee as knee_mod
+from service.pipeline.scoring import lift
 from service.pipeline.scoring.body import Body, body_geometry
 from service.pipeline.scoring.cleanup import Cleaned, clean
 from service.pipeline.scoring.frames import ANKLE, HIP, KNEE, FrontalFrames, frontal_frames
@@ -137,6 +138,7 @@ class _RepContext:
 
 def _context(raw: list[RawRep], c: Cleaned, h: F64, yaw: F64, ff: FrontalFrames) -> _RepContext:
     rf = rep_frames(raw, h, c.fps)
+    lifted = lift.lift_legs(c)
     legs = list(HIP) + list(KNEE) + list(ANKLE)
     vis = _range_mean(c.valid[legs].mean(axis=1), raw)
     left = _range_mean(c.vis[[L_ANKLE, L_HEEL, L_TOE]].mean(axis=1), raw)
@@ -147,7 +149,7 @@ def _context(raw: list[RawRep], c: Cleaned, h: F64, yaw: F64, ff: FrontalFrames)
         vis_asym=agg(visibility_asymmetry(c), rf.whole),
         visibility=vis,
         near_side=np.where(left >= right, 0, 1).astype(np.intp),
-        knee=knee_mod.knee_arrays(ff, rf),
+        knee=knee_mod.knee_arrays(ff, lifted, rf),
         ankle=ankle_mod.ankle_arrays(ff, rf),
     )
 
@@ -163,15 +165,15 @@ def _build_rep(i: int, r: RawRep, c: Cleaned, ctx: _RepContext, view_arg: ViewAr
     view: ViewName = auto_view if view_arg == "auto" else view_arg
     if view_arg not in ("auto", auto_view):
         vconf = min(vconf, 0.5)  # the caller overrode what the body geometry says
-    if view == "front":
-        kc = knee_mod.knee_cave(ctx.knee, i)
-    elif view == "side":
-        kc = knee_mod.null_knee("side view: knee cave needs a roughly frontal view")
+    if view == "side":
+        kc = knee_mod.null_knee("side view: knee cave needs a front or oblique view")
     else:
-        kc = knee_mod.null_knee(
-            f"oblique view (body yaw {yaw_deg:.0f}°): knee flexion leaks into the frontal "
-            "projection, so knee cave is not graded"
-        )
+        # Front and oblique alike: the 3D rebuild does not assume a frontal camera; an
+        # oblique view's lower view confidence and the foot's larger uncertainty (the foot
+        # points across the picture) lower the rep's confidence instead.
+        kc = knee_mod.knee_cave(ctx.knee, i)
+        if kc.score is not None:
+            vconf *= float(ctx.knee.confidence[i])
     return Rep(
         index=i + 1,
         start_s=round(float(c.t_s[r.start]), 3),

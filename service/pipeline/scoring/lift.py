@@ -1,0 +1,240 @@
+"""The knee against its own foot, in 3D, from one camera: known-segment-length depth recovery.
+
+A 2D knee position cannot tell a knee tracking over a turned-out foot (good)
+from a knee falling inside a straight one (cave): both move the knee sideways
+in the picture. What separates them is depth. Each leg is rebuilt in 3D along
+the camera rays (Taylor 2000, "Reconstruction of articulated objects from
+point correspondences in a single uncalibrated image"): the ankle stays on the
+floor; the knee is the point on its ray one shank length from the ankle, on
+the side nearer the camera (knees travel forward); the hip is one thigh length
+from the knee, farther away (hips travel back); the toe is one foot length from
+the heel, nearer the camera. Segment lengths are the person's own, measured on
+the clip (the running maximum of each segment's image length, completed with
+the standing thigh/shank ratio), so no population proportion enters but the
+foot's length.
+
+Camera: a pinhole with the principal point at the frame centre and a focal
+length of FOCAL_DIAG frame diagonals (a ~35 mm-equivalent lens, between a
+phone's main and tele cameras; the harness shows both are served better than by
+ignoring perspective, see docs/scoring.md).
+
+The knee deviation is the knee's signed distance from the plane through the
+hip and the ankle that contains the foot's direction, in leg lengths,
+positive towards the body's midline (cave). The foot's direction is fixed per
+rep (median over the rep: the feet are planted), which averages out the slow
+drift of the foot landmarks. Both legs are rebuilt independently, so one
+caving knee never moves the other, and mirrored video swaps the sides exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from service.pipeline.scoring.body import SCALE_WINDOW_S, running_max
+from service.pipeline.scoring.cleanup import Cleaned
+from service.pipeline.scoring.frames import ANKLE, HEEL, HIP, KNEE, TOE
+from service.pipeline.scoring.phases import I64, gather, row_quantile
+
+F64 = npt.NDArray[np.float64]
+
+# Focal length in frame diagonals. A phone's main camera is ~0.6 (26 mm equivalent), its
+# tele ~1.6-1.8 (70-77 mm); 0.8 is the value with the smallest worst case over both on the
+# harness (docs/scoring.md).
+FOCAL_DIAG = 0.8
+# Heel-to-foot-index length over the hip-knee-ankle length. Anthropometry gives 0.31
+# (foot 0.152 and thigh + shank 0.491 of stature; Winter, Biomechanics and Motor Control of
+# Human Movement); MediaPipe's own side views of the shared clips give 0.26-0.34 at the
+# frames where the foot is most nearly side-on (90th percentile), less where it is turned.
+FOOT_LEN_LEG = 0.30
+# Frames within this fraction of the running leg maximum count as standing (ratio thigh/shank).
+STANDING_LEG = 0.97
+# One standard deviation of the foot's direction from the heel and toe landmarks' placement,
+# degrees (their drift, averaged over the rep and FEET_S around it; docs/scoring.md).
+FOOT_ANGLE_SD_DEG = 3.0
+# One standard deviation of a person's foot length around FOOT_LEN_LEG (anthropometric
+# spread of foot over leg length, ~5%).
+FOOT_LEN_SD = 0.05
+# Beyond this angle between a foot and the line of sight its plane is too close to the
+# picture's for the knee's deviation from it to be measured (``foot_across``).
+FOOT_ACROSS_DEG = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Legs:
+    """Both legs rebuilt in camera coordinates (px at the ankle's depth; z away from camera).
+
+    Arrays (T, 2, 3): side 0 = the subject's left. ``medial`` points from each hip
+    towards the other in the picture; ``leg`` (T,) is thigh + shank.
+    """
+
+    hip: F64
+    knee: F64
+    ankle: F64
+    heel: F64  # rays through the heel and the toe (foot index), at the ankle's depth
+    toe: F64
+    medial: F64
+    leg: F64
+
+
+def segment_lengths(thigh: F64, shank: F64, fps: float) -> tuple[F64, F64]:
+    """True thigh and shank lengths (T, 2) from their image lengths (T, 2), px.
+
+    A segment's image is never longer than the segment (up to perspective); it
+    is as long when the segment crosses the picture plane, which the thigh does
+    on the way down from a camera above and the shank from one below. The
+    running maximum of each, completed by the standing thigh/shank ratio (both
+    vertical there, so foreshortened alike), recovers both.
+    """
+    window = round(SCALE_WINDOW_S * fps)
+    mt = np.stack([running_max(thigh[:, s], window) for s in (0, 1)], axis=1)
+    ms = np.stack([running_max(shank[:, s], window) for s in (0, 1)], axis=1)
+    total = thigh + shank
+    standing = total >= STANDING_LEG * np.stack(
+        [running_max(total[:, s], window) for s in (0, 1)], axis=1
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(standing, thigh / shank, np.nan)
+    r = np.nanmedian(ratio, axis=0) if np.isfinite(ratio).any() else np.ones(2)
+    r = np.where(np.isfinite(r) & (r > 0), r, 1.0)
+    lt = np.fmax(mt, ms * r)
+    return lt, lt / r
+
+
+def _rays(p: F64, c: Cleaned) -> F64:
+    """Image points (..., 2) -> ray vectors (..., 3) scaled so that z = focal (depth 1)."""
+    f = FOCAL_DIAG * math.hypot(c.width, c.height)
+    out = np.empty((*p.shape[:-1], 3))
+    out[..., 0] = p[..., 0] - c.width / 2
+    out[..., 1] = p[..., 1] - c.height / 2
+    out[..., 2] = f
+    return out
+
+
+def point_on_ray(ray: F64, centre: F64, length: F64, *, nearer: bool) -> F64:
+    """The point on ``ray`` at ``length`` from ``centre`` (nearer or farther root).
+
+    Where no point is that far (noise, or a length estimated short), the point
+    of the ray closest to ``centre`` is taken: the segment lies in the picture.
+    """
+    qq = np.sum(ray * ray, axis=-1)
+    qc = np.sum(ray * centre, axis=-1)
+    cc = np.sum(centre * centre, axis=-1)
+    root = np.sqrt(np.clip(qc**2 - qq * (cc - length**2), 0.0, None))
+    lam = (qc - root) / qq if nearer else (qc + root) / qq
+    out: F64 = lam[..., None] * ray
+    return out
+
+
+def lift_legs(c: Cleaned) -> Legs:
+    xy = c.xy
+    hip, knee, ankle = xy[list(HIP)], xy[list(KNEE)], xy[list(ANKLE)]
+    heel, toe = xy[list(HEEL)], xy[list(TOE)]
+    thigh = np.linalg.norm(hip - knee, axis=-1)
+    shank = np.linalg.norm(knee - ankle, axis=-1)
+    lt, ls = segment_lengths(thigh, shank, c.fps)
+    leg = lt + ls
+    a3 = _rays(ankle, c)  # the ankle is the depth reference: lambda = 1
+    k3 = point_on_ray(_rays(knee, c), a3, ls, nearer=True)
+    h3 = point_on_ray(_rays(hip, c), k3, lt, nearer=False)
+    medial = np.zeros_like(h3)
+    medial[..., :2] = hip[:, ::-1] - hip
+    return Legs(h3, k3, a3, _rays(heel, c), _rays(toe, c), medial, np.nanmax(leg, axis=1))
+
+
+def rep_foot(legs: Legs, whole: I64, length_scale: float = 1.0) -> F64:
+    """(n_reps, 2, 3) unit heel -> toe direction per rep, toe nearer the camera.
+
+    The feet are planted through a rep, so the heel and toe are taken at their
+    median over it (the foot landmarks' slow drift averages out) and the toe is
+    put one foot length from the heel. The foot is never shorter than its own
+    image: where it points across the picture its image is its length, and a
+    population ratio shorter than the person's would flatten it into the picture.
+    """
+    heel = row_quantile(gather(legs.heel, whole), 0.5)
+    toe = row_quantile(gather(legs.toe, whole), 0.5)
+    leg = row_quantile(gather(legs.leg, whole), 0.5)[:, None]
+    seen = np.linalg.norm(toe - heel, axis=-1)
+    length = np.fmax(FOOT_LEN_LEG * length_scale * leg, seen)
+    foot = point_on_ray(toe, heel, length, nearer=True) - heel
+    return _unit(foot)
+
+
+@dataclass(frozen=True, slots=True)
+class Deviation:
+    """Per rep and side (n_reps, 2): medians over the frames of a phase."""
+
+    leg: F64  # knee distance from the foot plane, leg lengths, + towards the midline
+    deg: F64  # knee abduction angle: the plane (hip, knee, ankle) against the foot plane
+
+
+def _unit(v: F64) -> F64:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: F64 = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
+
+
+def deviation(legs: Legs, idx: I64, foot: F64) -> Deviation:
+    """Knee deviation over the frames ``idx`` (n, M) of each rep, foot ``foot`` (n, 2, 3)."""
+    h = gather(legs.hip, idx)  # (n, M, 2, 3)
+    k = gather(legs.knee, idx)
+    a = gather(legs.ankle, idx)
+    m = gather(legs.medial, idx)
+    f = foot[:, None]
+    axis = _unit(h - a)
+    n = _unit(np.cross(axis, f))
+    n = n * np.where(np.sum(n * m, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+    rel = k - a
+    dist = np.sum(rel * n, axis=-1)
+    # In-plane direction of the knee's swing: the foot direction without its part along the axis.
+    fwd = _unit(f - axis * np.sum(f * axis, axis=-1, keepdims=True))
+    radial = rel - axis * np.sum(rel * axis, axis=-1, keepdims=True)
+    deg = np.degrees(np.arctan2(np.sum(radial * n, axis=-1), np.sum(radial * fwd, axis=-1)))
+    leg = gather(legs.leg, idx)[..., None]
+    return Deviation(row_quantile(dist / leg, 0.5), row_quantile(deg, 0.5))
+
+
+def turn_foot(foot: F64, deg: float) -> F64:
+    """Foot directions (n, 2, 3) turned about the picture's vertical by ``deg`` degrees."""
+    a = np.radians(deg)
+    c, s = np.cos(a), np.sin(a)
+    out = foot.copy()
+    out[..., 0] = c * foot[..., 0] + s * foot[..., 2]
+    out[..., 2] = -s * foot[..., 0] + c * foot[..., 2]
+    return out
+
+
+def foot_across(legs: Legs, around: I64) -> npt.NDArray[np.bool_]:
+    """(n, 2) True where the foot may point across the picture (> FOOT_ACROSS_DEG off-axis).
+
+    Then the plane of the foot is nearly the picture plane and a knee falling in moves
+    along the line of sight: its depth from the segment lengths has no sign to go by
+    (knees travel forward along the foot, and forward is now across the picture), so
+    the deviation cannot be measured. The test takes the shortest plausible foot, the
+    one that points most across.
+    """
+    foot = rep_foot(legs, around, 1.0 - 2.0 * FOOT_LEN_SD)
+    out: npt.NDArray[np.bool_] = np.abs(foot[..., 2]) < np.cos(np.radians(FOOT_ACROSS_DEG))
+    return out
+
+
+def deviation_sd(legs: Legs, idx: I64, around: I64) -> F64:
+    """(n, 2) standard deviation of the deviation left by the foot's direction.
+
+    Two sources, propagated through the same geometry: the foot's length, known
+    only as a population ratio (FOOT_LEN_SD), which decides how far the foot
+    points out of the picture, and the landmarks' placement of heel and toe
+    (FOOT_ANGLE_SD_DEG). The first dominates where the foot points across the
+    picture: its image is then nearly its full length and its small depth is
+    all guesswork.
+    """
+    foot = rep_foot(legs, around)
+    short = deviation(legs, idx, rep_foot(legs, around, 1.0 - FOOT_LEN_SD)).leg
+    long = deviation(legs, idx, rep_foot(legs, around, 1.0 + FOOT_LEN_SD)).leg
+    plus = deviation(legs, idx, turn_foot(foot, FOOT_ANGLE_SD_DEG)).leg
+    minus = deviation(legs, idx, turn_foot(foot, -FOOT_ANGLE_SD_DEG)).leg
+    out: F64 = np.hypot(0.5 * (short - long), 0.5 * (plus - minus))
+    return out
