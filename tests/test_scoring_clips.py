@@ -46,7 +46,7 @@ def _ids(pred: Any) -> list[str]:
 
 
 COUNTED = _ids(lambda m: m["reps"]["count"] is not None)
-VIEWED = _ids(lambda m: m["view"] in ("front", "side"))
+VIEWED = _ids(lambda m: m["view"] in ("front", "side") and m["reps"]["count"] != 0)
 SEGMENTED = _ids(lambda m: bool(m["valgus"]["segments"]))
 NONE_LABEL = _ids(lambda m: m["valgus"]["label"] == "none")
 
@@ -79,36 +79,71 @@ def test_view_switch_is_reported_per_rep(source: str) -> None:
     assert res.reps[2].knee_cave.score is not None
 
 
+def _sides(label_side: str | None) -> list[str]:
+    return ["left", "right"] if label_side == "both" else [label_side] if label_side else []
+
+
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("clip_id", SEGMENTED)
-def test_valgus_flags_match_segments(source: str, clip_id: str) -> None:
+def test_labelled_cave_reps_are_flagged_on_each_labelled_side(source: str, clip_id: str) -> None:
     res = _score(source, clip_id)
-    segs = manifest()[clip_id]["valgus"]["segments"]
+    valgus = manifest()[clip_id]["valgus"]
     checked = 0
     for rep in res.reps:
+        segs = valgus["segments"]
         seg = [s for s in segs if s["start_frame"] <= rep.bottom_frame <= s["end_frame"]]
         if not seg:
             continue
         checked += 1
-        flagged = rep.knee_cave.severity in FLAG
-        assert flagged == (seg[0]["label"] != "none"), (rep.index, rep.knee_cave)
+        kc = rep.knee_cave
+        for name in ("left", "right"):
+            side = getattr(kc, name)
+            assert side is not None, (rep.index, name, kc.reason)
+            if seg[0]["label"] == "none":
+                assert side.severity == "none", (rep.index, name, side)
+            elif name in _sides(valgus["side"]):
+                assert side.severity in FLAG, (rep.index, name, side)
     assert checked >= 1
 
 
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("clip_id", NONE_LABEL)
-def test_none_labelled_clips_not_flagged_above_mild(source: str, clip_id: str) -> None:
+def test_none_labelled_clips_have_no_flagged_rep_and_no_cue(source: str, clip_id: str) -> None:
     res = _score(source, clip_id)
     assert res.rep_count >= 1
     for rep in res.reps:
-        assert rep.knee_cave.severity in ("none", "mild"), (rep.index, rep.knee_cave)
+        assert rep.knee_cave.severity == "none", (rep.index, rep.knee_cave)
+    assert res.summary.knee_cave.severity == "none"
+    assert "knees_out" not in {c.id for c in res.summary.cues}
 
 
 @pytest.mark.parametrize("source", SOURCES)
-def test_labelled_side_is_the_worse_side(source: str) -> None:
-    # trainer: "worse in right knee"
+def test_trainer_labelled_right_knee_is_flagged(source: str) -> None:
+    # trainer: "poor knee stability in both but worse in right knee"
     res = _score(source, "front_overhead_squat_mild_right_valgus_7037")
-    assert res.reps[0].knee_cave.worse_side == "right"
+    kc = res.reps[0].knee_cave
+    assert kc.right is not None
+    assert kc.right.severity in FLAG
+    assert kc.worse_side == "right"
+    assert res.summary.cues[0].id == "knees_out"
+    assert "right" in res.summary.cues[0].sides
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("clip_id", _ids(lambda m: m["reps"]["count"] == 0))
+def test_no_squat_gives_view_other_and_a_reason(source: str, clip_id: str) -> None:
+    res = _score(source, clip_id)
+    assert res.view == "other"
+    assert res.reason
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_unverified_oblique_clip_reads_oblique_or_side(source: str) -> None:
+    # Labelled "oblique" but "not verified"; by eye its demo squats face 65-75° from the
+    # camera, side by our 50° edge (docs/scoring.md). Never front.
+    res = _score(source, "hard_edited_tiktok_goblet_tips")
+    assert res.reps
+    assert {r.view for r in res.reps} <= {"oblique", "side"}
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -141,6 +176,7 @@ def test_mirrored_clip_swaps_sides(clip_id: str) -> None:
         la, rr = ra.knee_cave.left, rb.knee_cave.right
         if la is not None and rr is not None:
             assert la.score == pytest.approx(rr.score, abs=0.5)
+            assert la.deviation_leg == pytest.approx(rr.deviation_leg, abs=0.002)
             assert la.knee_toe_ratio_mid == pytest.approx(rr.knee_toe_ratio_mid, abs=0.005)
         if (
             ra.knee_cave.worse_side is not None
@@ -166,12 +202,30 @@ def test_resampled_clip_keeps_findings(clip_id: str, fps: float) -> None:
 
 
 @pytest.mark.parametrize("clip_id", TRANSFORM_CLIPS)
-def test_scaled_translated_clip_keeps_findings(clip_id: str) -> None:
+def test_scaled_clip_keeps_findings(clip_id: str) -> None:
+    # The same camera at half the resolution: the frame and every point scale together.
     kp = Keypoints.load(reference_path(clip_id))
-    a, b = _score("reference", clip_id), score_keypoints(transform(kp, 0.5, 40.0, 25.0))
+    a, b = _score("reference", clip_id), score_keypoints(transform(kp, 0.5, 0.0, 0.0))
     assert b.rep_count == a.rep_count
     assert b.view == a.view
     for ra, rb in zip(a.reps, b.reps, strict=True):
         assert ra.knee_cave.severity == rb.knee_cave.severity
         if ra.knee_cave.score is not None:
             assert rb.knee_cave.score == pytest.approx(ra.knee_cave.score, abs=1.0)
+
+
+@pytest.mark.parametrize("clip_id", TRANSFORM_CLIPS)
+def test_reframed_clip_moves_deviations_little(clip_id: str) -> None:
+    # The person off centre in a wider frame: a different framing, which the perspective
+    # model (principal point at the centre, focal from the diagonal) sees as a different
+    # lens. Deviations move by at most 0.02 leg (docs/scoring.md: framing).
+    kp = Keypoints.load(reference_path(clip_id))
+    a, b = _score("reference", clip_id), score_keypoints(transform(kp, 1.0, 200.0, 0.0))
+    assert b.rep_count == a.rep_count
+    assert b.view == a.view
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        for name in ("left", "right"):
+            sa, sb = getattr(ra.knee_cave, name), getattr(rb.knee_cave, name)
+            assert (sa is None) == (sb is None)
+            if sa is not None and sb is not None:
+                assert sb.deviation_leg == pytest.approx(sa.deviation_leg, abs=0.02)

@@ -35,12 +35,11 @@ SIDE_SIGN = np.array([1.0, -1.0])  # +X is the subject's left
 # Where the foot landmarks sit. The ankle centre's height and its place along the foot
 # follow anthropometry (Winter, Biomechanics and Motor Control of Human Movement, 4th ed.,
 # fig. 4.1: foot 0.152 H, ankle height 0.039 H). The heel landmark sits at the back of the
-# heel on the floor and the "foot index" short of the toe tip: MediaPipe's heel-to-foot-index
-# distance on the side-view clips is 0.24-0.28 of its hip-knee-ankle length (docs/scoring.md),
-# i.e. ~0.125 H against a leg of 0.491 H.
+# heel on the floor, the "foot index" a little short of the toe tip: 0.148 H, 0.30 of the
+# hip-knee-ankle length (0.491 H); the sweep varies it by +-7%.
 ANKLE_FROM_HEEL = 0.27
 ANKLE_HEIGHT_H = 0.039
-FOOT_LEN_H = 0.125
+FOOT_LEN_H = 0.148
 
 
 def unit(v: F64) -> F64:
@@ -127,7 +126,7 @@ class Joints3D:
         """Thigh + shank, metres (the unit of every deviation)."""
         th = np.linalg.norm(self.knee - self.hip, axis=-1)
         sh = np.linalg.norm(self.ankle - self.knee, axis=-1)
-        return float(np.median(th + sh))
+        return float(np.nanmedian(th + sh))
 
     def foot_direction(self) -> F64:
         """(T, 2, 3) horizontal unit vectors heel -> toe."""
@@ -206,6 +205,8 @@ class Squat:
     lean_deg: float = 35.0  # trunk lean at the bottom
     hip_shift: float = 0.0  # pelvis shift towards the subject's left at the bottom, m
     knee_dev: tuple[float, float] = (0.0, 0.0)  # knee deviation at the bottom, leg lengths
+    # Per rep (overrides knee_dev): a set whose reps cave differently.
+    knee_dev_per_rep: tuple[tuple[float, float], ...] | None = None
     ramp: bool = False  # cave grows with depth (phi ~ depth) instead of a constant phi
     ankle_collapse: tuple[float, float] = (0.0, 0.0)  # extra medial ankle shift at bottom, leg
     down_s: float = 1.2
@@ -291,13 +292,17 @@ def parametric(subject: Subject, sq: Squat, fps: float) -> Joints3D:
         ankle[:, s, 1] -= 0.3 * c
     # Knees: on the circle, rotated medially by phi.
     knee = np.empty_like(hip)
-    bottom = int(np.argmax(depth))
+    devs = sq.knee_dev_per_rep or (sq.knee_dev,) * sq.reps
     for s in (0, 1):
         zero = np.zeros(T)
         k0 = knee_on_circle(hip[:, s], ankle[:, s], f[:, s], thigh, shank, phi=zero, side=s)
         r = np.linalg.norm(np.cross(k0 - hip[:, s], unit(ankle[:, s] - hip[:, s])), axis=-1)
-        phi = _phi_for(sq.knee_dev[s], float(r[bottom]), leg)
-        phis = phi * depth if sq.ramp else np.full(T, phi)
+        phi = np.zeros(T)
+        for i in range(sq.reps):
+            frames = np.flatnonzero(rep == i)
+            bottom = frames[np.argmax(depth[frames])]
+            phi[frames] = _phi_for(devs[i][s], float(r[bottom]), leg)
+        phis = phi * depth if sq.ramp else phi
         knee[:, s] = knee_on_circle(hip[:, s], ankle[:, s], f[:, s], thigh, shank, phi=phis, side=s)
     lean = np.radians(sq.lean_deg) * depth
     trunk = np.stack([np.zeros(T), np.cos(lean), np.sin(lean)], axis=1)

@@ -1,13 +1,14 @@
 """3D joints -> the 33-landmark keypoints contract, with pose-model-like errors.
 
-Errors are modelled on what the shared clips show (tests/harness/README in
-docs/scoring.md gives the figures): MediaPipe output is smoothed, so its
-frame-to-frame jitter is tiny (0.02-0.3 % of the leg on the clips) while its
-errors are slow: a landmark sits a little off the joint and drifts over
-fractions of a second. The model: per landmark a constant offset (``bias``),
-a slow drift (white noise low-passed at ~1.5 Hz, ``drift``) and white jitter
-(``jitter``), all in leg lengths; heel and toe, which a front view hides,
-get twice as much. ``Noise.nominal()`` is the level of the clips.
+Errors are modelled on what the shared clips show (docs/scoring.md gives the
+figures): MediaPipe output is smoothed, so its frame-to-frame jitter is tiny
+(0.02-0.3% of the leg on the clips) while its errors are slow: landmarks of
+planted feet wander by 1-3% of the leg over a clip, hips and knees by ~0.6%.
+The model: per landmark a slow drift (white noise low-passed at ~1.5 Hz,
+``drift``), white jitter (``jitter``) and optionally a constant offset for the
+whole clip (``bias``, which no clip can show), all in leg lengths; heel and
+foot index get ``foot`` times as much. ``Noise.nominal()`` is the measured
+level, ``Noise.stress()`` adds an offset as large as the drift.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ class Noise:
 
     @classmethod
     def nominal(cls) -> Noise:
-        return cls(bias=0.008, drift=0.006, jitter=0.002, foot=1.5, z_noise=0.08)
+        """The level measured on the shared clips: slow drift and jitter (no fixed offset)."""
+        return cls(drift=0.006, jitter=0.002, foot=2.0, z_noise=0.08)
+
+    @classmethod
+    def stress(cls) -> Noise:
+        """Nominal plus a fixed per-clip offset per landmark as large as the drift."""
+        return cls(bias=0.007, drift=0.006, jitter=0.002, foot=2.0, z_noise=0.08)
 
     @classmethod
     def none(cls) -> Noise:

@@ -146,9 +146,9 @@ def run(case: Case, index: int = 0) -> tuple[ScoreResult, list[RepOutcome]]:
                 RepOutcome(
                     case=index,
                     side=side,
-                    truth_dev=float(np.median(dev[frames, body_side])),
-                    truth_deg=float(np.median(deg[frames, body_side])),
-                    truth_ankle=float(np.median(ank[frames, body_side])),
+                    truth_dev=float(np.nanmedian(dev[frames, body_side])),
+                    truth_deg=float(np.nanmedian(deg[frames, body_side])),
+                    truth_ankle=float(np.nanmedian(ank[frames, body_side])),
                     est_dev=None if ks is None else ks.deviation_leg,
                     est_sd=None if ks is None else ks.deviation_sd_leg,
                     score=None if ks is None else ks.score,

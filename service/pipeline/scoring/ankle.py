@@ -3,25 +3,25 @@
 Ankle pronation (arch collapse) cannot be measured from body landmarks. What
 can be seen, and is reported as a proxy, never as a diagnosis:
 
-- front view: frontal shank tilt (the shin rolling in: knee drifting inside
-  the ankle), medial drift of the ankle against the heel-toe midpoint (the
-  ankle falling inside the foot), and the change in toe-out (feet turning out
-  as the arch collapses) - each as a change from the person's own standing
-  alignment, so static foot shape and stance do not count;
-- side view: heel lift (the heel rising off the floor relative to the toe).
+- front view, graded: medial drift of the ankle against the heel-toe
+  midpoint, from the person's own standing alignment to mid-depth (the ankle
+  falling inside the foot). On the 3D harness it tracks the true ankle drop
+  inside the heel-toe line (Spearman 0.71), reading about half of it.
+- front view, reported only: frontal shank tilt change and toe-out change.
+  Neither tracks ankle collapse on the harness (Spearman ~0): a shank tilting
+  in over a planted foot moves the knee, which the knee-cave measure grades.
+- side view: heel lift (the heel rising off the floor relative to the toe),
+  not validated on the harness (its heels never lift).
 
-Score bands (0-100, the worse proxy decides): a change smaller than landmark
-noise (~1% of leg length, ~3° of shank angle) costs nothing; penalties reach
-0 at an inward ankle drift of 6% of leg length (~5 cm on an adult), 20° of
-extra medial shank tilt, or a heel lift of 15% of leg length. Heel lift is
-free up to 5% of leg length: on the labelled side clips (flat-footed squats)
-the heel-toe landmarks alone read -0.03..+0.07 at the bottom.
+Score bands (0-100): the drift is free up to 0.025 leg (its 98th percentile
+with no collapse on the harness), 60 at 0.045, 0 at 0.08 (~7 cm); heel lift
+is free up to 5% of leg length (the labelled side clips, flat-footed, read
+-0.03..+0.07 from the heel-toe landmarks alone), 60 at 8%, 0 at 15%.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +35,7 @@ from service.pipeline.scoring.schema import Ankle, AnkleSide
 
 F64 = npt.NDArray[np.float64]
 
-DRIFT_KNOTS, DRIFT_SCORES = (0.01, 0.03, 0.06), (100.0, 60.0, 0.0)
-TILT_KNOTS, TILT_SCORES = (3.0, 10.0, 20.0), (100.0, 60.0, 0.0)
+DRIFT_KNOTS, DRIFT_SCORES = (0.025, 0.045, 0.08), (100.0, 60.0, 0.0)
 HEEL_KNOTS, HEEL_SCORES = (0.05, 0.08, 0.15), (100.0, 60.0, 0.0)
 
 
@@ -48,7 +47,7 @@ class AnkleArrays:
     tilt_change: list[Any]
     drift: list[Any]
     toe_change: list[Any]
-    front_score: list[Any]  # NaN where neither front proxy is known
+    front_score: list[Any]  # NaN where the drift is not known
     heel_lift: list[Any]
     heel_score: list[Any]
 
@@ -68,11 +67,7 @@ def ankle_arrays(ff: FrontalFrames, rf: RepFrames) -> AnkleArrays:
     tilt_change = tilt_mid - agg(ff.shank_tilt_deg, rf.standing)
     drift = agg(ff.ankle_vs_foot, rf.standing) - agg(ff.ankle_vs_foot, rf.mid)
     toe_change = _toe_out_deg(agg(ff.toe_out, rf.mid)) - _toe_out_deg(agg(ff.toe_out, rf.standing))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # both proxies unknown -> NaN
-        front = np.fmin(
-            _interp(drift, DRIFT_KNOTS, DRIFT_SCORES), _interp(tilt_change, TILT_KNOTS, TILT_SCORES)
-        )
+    front = _interp(drift, DRIFT_KNOTS, DRIFT_SCORES)
     lift = agg(ff.heel_rise, rf.bottom) - agg(ff.heel_rise, rf.standing)
     return AnkleArrays(
         tilt_mid=rounded(tilt_mid, 2),

@@ -28,6 +28,7 @@ at the bottom of a deep squat, DESIGN §1) and KASR (Mizner et al. 2012).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,11 @@ SEVERITY_BANDS: tuple[tuple[float, Severity], ...] = (
     (35.0, "moderate"),
     (-1.0, "severe"),
 )
+# Body yaw beyond which knee cave is not graded. The 3D rebuild needs no frontal camera, but
+# side on one leg hides the other and both feet point across the picture; up to here (past
+# the 50° edge of the "oblique" label, whose estimate spreads by several degrees) it holds
+# on the harness.
+MAX_YAW_DEG = 60.0
 # A rep needs this many frames in the deep part to be graded.
 MIN_DEEP_FRAMES = 3
 # Deviation uncertainty (leg lengths) at which a side's confidence halves. Above it the side
@@ -103,7 +109,14 @@ class KneeArrays:
 
 def knee_arrays(ff: FrontalFrames, legs: lift.Legs, rf: RepFrames) -> KneeArrays:
     foot = lift.rep_foot(legs, rf.around)
-    deep = lift.deviation(legs, rf.deep, foot)
+    # Descent and ascent weigh the same however long the lifter sits at the bottom.
+    down, up = lift.deviation(legs, rf.deep_down, foot), lift.deviation(legs, rf.deep_up, foot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # neither half seen: NaN
+        deep = lift.Deviation(
+            np.nanmean(np.stack([down.leg, up.leg]), axis=0),
+            np.nanmean(np.stack([down.deg, up.deg]), axis=0),
+        )
     sd = lift.deviation_sd(legs, rf.deep, rf.around)
     sd = np.where(lift.foot_across(legs, rf.around), np.nan, sd)  # not measurable
     score = deviation_score(deep.leg)

@@ -29,7 +29,7 @@ caving knee never moves the other, and mirrored video swaps the sides exactly.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -58,9 +58,12 @@ FOOT_ANGLE_SD_DEG = 3.0
 # One standard deviation of a person's foot length around FOOT_LEN_LEG (anthropometric
 # spread of foot over leg length, ~5%).
 FOOT_LEN_SD = 0.05
+# One standard deviation of the thigh and shank lengths measured on the clip (landmark
+# drift on each end, ~0.6% of a leg, over a half-leg segment).
+SEGMENT_LEN_SD = 0.015
 # Beyond this angle between a foot and the line of sight its plane is too close to the
 # picture's for the knee's deviation from it to be measured (``foot_across``).
-FOOT_ACROSS_DEG = 60.0
+FOOT_ACROSS_DEG = 75.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +71,8 @@ class Legs:
     """Both legs rebuilt in camera coordinates (px at the ankle's depth; z away from camera).
 
     Arrays (T, 2, 3): side 0 = the subject's left. ``medial`` points from each hip
-    towards the other in the picture; ``leg`` (T,) is thigh + shank.
+    towards the other in the picture; ``leg`` (T, 2) is thigh + shank of each leg (a
+    near leg is drawn bigger: each is measured in its own).
     """
 
     hip: F64
@@ -78,6 +82,16 @@ class Legs:
     toe: F64
     medial: F64
     leg: F64
+    knee_ray: F64
+    hip_ray: F64
+    thigh_len: F64  # (T, 2) the lengths the rebuild used
+    shank_len: F64
+
+    def rebuilt(self, scale: float) -> Legs:
+        """The same legs rebuilt with both segment lengths times ``scale`` (sensitivity)."""
+        k3 = point_on_ray(self.knee_ray, self.ankle, self.shank_len * scale, nearer=True)
+        h3 = point_on_ray(self.hip_ray, k3, self.thigh_len * scale, nearer=False)
+        return replace(self, hip=h3, knee=k3)
 
 
 def segment_lengths(thigh: F64, shank: F64, fps: float) -> tuple[F64, F64]:
@@ -135,14 +149,24 @@ def lift_legs(c: Cleaned) -> Legs:
     heel, toe = xy[list(HEEL)], xy[list(TOE)]
     thigh = np.linalg.norm(hip - knee, axis=-1)
     shank = np.linalg.norm(knee - ankle, axis=-1)
-    lt, ls = segment_lengths(thigh, shank, c.fps)
-    leg = lt + ls
     a3 = _rays(ankle, c)  # the ankle is the depth reference: lambda = 1
-    k3 = point_on_ray(_rays(knee, c), a3, ls, nearer=True)
-    h3 = point_on_ray(_rays(hip, c), k3, lt, nearer=False)
+    kr, hr = _rays(knee, c), _rays(hip, c)
+    # Twice: a knee coming towards the camera looks longer-legged than it is, which would
+    # inflate the running maxima; the first rebuild's depths scale each image length back
+    # to the ankle's depth for the second.
+    near_k: F64 | float = 1.0
+    near_h: F64 | float = 1.0
+    for _ in range(2):
+        lt, ls = segment_lengths(thigh * near_h, shank * near_k, c.fps)
+        k3 = point_on_ray(kr, a3, ls, nearer=True)
+        h3 = point_on_ray(hr, k3, lt, nearer=False)
+        depth_k, depth_h = k3[..., 2] / a3[..., 2], h3[..., 2] / a3[..., 2]
+        near_k = np.where(np.isfinite(depth_k), 0.5 * (depth_k + 1.0), 1.0)
+        near_h = np.where(np.isfinite(depth_h), 0.5 * (depth_h + depth_k), 1.0)
+    leg = lt + ls
     medial = np.zeros_like(h3)
     medial[..., :2] = hip[:, ::-1] - hip
-    return Legs(h3, k3, a3, _rays(heel, c), _rays(toe, c), medial, np.nanmax(leg, axis=1))
+    return Legs(h3, k3, a3, _rays(heel, c), _rays(toe, c), medial, leg, kr, hr, lt, ls)
 
 
 def rep_foot(legs: Legs, whole: I64, length_scale: float = 1.0) -> F64:
@@ -156,7 +180,7 @@ def rep_foot(legs: Legs, whole: I64, length_scale: float = 1.0) -> F64:
     """
     heel = row_quantile(gather(legs.heel, whole), 0.5)
     toe = row_quantile(gather(legs.toe, whole), 0.5)
-    leg = row_quantile(gather(legs.leg, whole), 0.5)[:, None]
+    leg = row_quantile(gather(legs.leg, whole), 0.5)
     seen = np.linalg.norm(toe - heel, axis=-1)
     length = np.fmax(FOOT_LEN_LEG * length_scale * leg, seen)
     foot = point_on_ray(toe, heel, length, nearer=True) - heel
@@ -193,7 +217,7 @@ def deviation(legs: Legs, idx: I64, foot: F64) -> Deviation:
     fwd = _unit(f - axis * np.sum(f * axis, axis=-1, keepdims=True))
     radial = rel - axis * np.sum(rel * axis, axis=-1, keepdims=True)
     deg = np.degrees(np.arctan2(np.sum(radial * n, axis=-1), np.sum(radial * fwd, axis=-1)))
-    leg = gather(legs.leg, idx)[..., None]
+    leg = gather(legs.leg, idx)
     return Deviation(row_quantile(dist / leg, 0.5), row_quantile(deg, 0.5))
 
 
@@ -216,7 +240,7 @@ def foot_across(legs: Legs, around: I64) -> npt.NDArray[np.bool_]:
     the deviation cannot be measured. The test takes the shortest plausible foot, the
     one that points most across.
     """
-    foot = rep_foot(legs, around, 1.0 - 2.0 * FOOT_LEN_SD)
+    foot = rep_foot(legs, around, 1.0)
     out: npt.NDArray[np.bool_] = np.abs(foot[..., 2]) < np.cos(np.radians(FOOT_ACROSS_DEG))
     return out
 
@@ -224,17 +248,22 @@ def foot_across(legs: Legs, around: I64) -> npt.NDArray[np.bool_]:
 def deviation_sd(legs: Legs, idx: I64, around: I64) -> F64:
     """(n, 2) standard deviation of the deviation left by the foot's direction.
 
-    Two sources, propagated through the same geometry: the foot's length, known
+    Three sources, propagated through the same geometry: the foot's length, known
     only as a population ratio (FOOT_LEN_SD), which decides how far the foot
-    points out of the picture, and the landmarks' placement of heel and toe
-    (FOOT_ANGLE_SD_DEG). The first dominates where the foot points across the
-    picture: its image is then nearly its full length and its small depth is
-    all guesswork.
+    points out of the picture; the landmarks' placement of heel and toe
+    (FOOT_ANGLE_SD_DEG); and the thigh and shank lengths (SEGMENT_LEN_SD), whose
+    errors the depth recovery magnifies where a segment barely leaves the picture
+    plane (a shallow squat). The first dominates where the foot points across the
+    picture: its image is then nearly its full length and its small depth is all
+    guesswork.
     """
     foot = rep_foot(legs, around)
     short = deviation(legs, idx, rep_foot(legs, around, 1.0 - FOOT_LEN_SD)).leg
     long = deviation(legs, idx, rep_foot(legs, around, 1.0 + FOOT_LEN_SD)).leg
     plus = deviation(legs, idx, turn_foot(foot, FOOT_ANGLE_SD_DEG)).leg
     minus = deviation(legs, idx, turn_foot(foot, -FOOT_ANGLE_SD_DEG)).leg
-    out: F64 = np.hypot(0.5 * (short - long), 0.5 * (plus - minus))
+    shorter = deviation(legs.rebuilt(1.0 - SEGMENT_LEN_SD), idx, foot).leg
+    longer = deviation(legs.rebuilt(1.0 + SEGMENT_LEN_SD), idx, foot).leg
+    parts = np.stack([short - long, plus - minus, shorter - longer]) / 2
+    out: F64 = np.sqrt(np.sum(parts**2, axis=0))
     return out

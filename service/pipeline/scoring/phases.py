@@ -48,6 +48,8 @@ class RepFrames:
     ascent_mid: I64
     mid: I64
     deep: I64  # every frame from MID_LO of the drop down and back up (mid-depth and bottom)
+    deep_down: I64  # the deep frames up to the bottom, and from it
+    deep_up: I64
     bottom: I64
 
 
@@ -106,6 +108,8 @@ def rep_frames(reps: list[Rep], h: F64, fps: float) -> RepFrames:
         ascent_mid=mat(mid & ~down),
         mid=mat(mid),
         deep=mat(frac >= MID_LO),
+        deep_down=mat((frac >= MID_LO) & down),
+        deep_up=mat((frac >= MID_LO) & ~down),
         bottom=mat(frac >= BOTTOM_FRAC),
     )
 

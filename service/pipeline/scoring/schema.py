@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ViewName = Literal["front", "side", "oblique"]
+# The clip as a whole: "other" when there is no squat rep to judge the view from.
+ClipView = Literal["front", "side", "oblique", "other"]
 Severity = Literal["none", "mild", "moderate", "severe"]
 Side = Literal["left", "right"]
 
@@ -139,17 +141,21 @@ class AnkleSide(_Model):
         "inside the ankle (medial collapse proxy).",
     )
     shank_tilt_change_deg: float | None = Field(
-        None, description="Medial shank tilt change from standing to mid-depth, degrees."
+        None,
+        description="Medial shank tilt change from standing to mid-depth, degrees. Reported, "
+        "not graded: it does not track ankle collapse on the 3D harness.",
     )
     medial_ankle_drift_leg: float | None = Field(
         None,
         description="Inward drift of the ankle against the heel-toe midpoint from standing to "
-        "mid-depth, leg lengths (arch-collapse proxy; positive = inward).",
+        "mid-depth, leg lengths (arch-collapse proxy; positive = inward). The graded front-view "
+        "proxy.",
     )
     toe_out_change_deg: float | None = Field(
         None,
         description="Change of foot progression (toe-out) angle from standing to mid-depth, "
-        "degrees, estimated from the toe's sideways offset (positive = turns out).",
+        "degrees, estimated from the toe's sideways offset (positive = turns out). Reported, "
+        "not graded.",
     )
     heel_lift_leg: float | None = Field(
         None,
@@ -200,7 +206,15 @@ class SideSummary(_Model):
 
 class MetricSummary(_Model):
     score: float | None = Field(description="Mean of the rep scores (0-100).")
-    severity: Severity | None = Field(None, description="Severity of the mean (knee cave only).")
+    severity: Severity | None = Field(
+        None,
+        description="The set's headline (knee cave only): none when no rep is flagged, else the "
+        "severity of the typical flagged rep (median of their scores). Never contradicts the reps.",
+    )
+    flagged_reps: list[int] = Field(
+        default_factory=list,
+        description="Reps flagged on either side (knee cave mild or worse, ankle score < 70).",
+    )
     left: SideSummary = Field(description="Subject's left side over the set.")
     right: SideSummary = Field(description="Subject's right side over the set.")
     worst_rep: int | None = Field(description="Index of the lowest-scoring rep.")
@@ -229,6 +243,8 @@ class Advice(_Model):
     id: str = Field(description="Stable identifier.")
     text: str = Field(description="What to say or do.")
     because: str = Field(description="The measurement that triggered it.")
+    reps: list[int] = Field(default_factory=list, description="The reps that triggered it.")
+    sides: list[Side] = Field(default_factory=list, description="The sides that triggered it.")
 
 
 class Summary(_Model):
@@ -247,7 +263,9 @@ class ModelInfo(_Model):
 
 class ScoreResult(_Model):
     rep_count: int = Field(description="Completed squat reps.")
-    view: ViewName = Field(description="Main camera view (the view of most reps).")
+    view: ClipView = Field(
+        description='Main camera view (the view of most reps); "other" when no rep was found.'
+    )
     view_changes: bool = Field(False, description="The view differs between reps.")
     confidence: float = Field(description="0-1 overall confidence.")
     reason: str | None = Field(None, description="Why there are no reps, when there are none.")

@@ -37,6 +37,7 @@ from service.pipeline.scoring.phases import agg, rep_frames, spread
 from service.pipeline.scoring.reps import Rep as RawRep
 from service.pipeline.scoring.reps import height_signal, segment_reps
 from service.pipeline.scoring.schema import (
+    ClipView,
     Depth,
     ModelInfo,
     Rep,
@@ -44,7 +45,7 @@ from service.pipeline.scoring.schema import (
     VideoInfo,
     ViewName,
 )
-from service.pipeline.scoring.squat_check import Rejected, check_squat
+from service.pipeline.scoring.squat_check import Rejected, check_squat, knee_height_diff
 from service.pipeline.scoring.summary import summarise
 from service.pipeline.scoring.version import SCORER_VERSION
 from service.pipeline.scoring.view import (
@@ -165,12 +166,15 @@ def _build_rep(i: int, r: RawRep, c: Cleaned, ctx: _RepContext, view_arg: ViewAr
     view: ViewName = auto_view if view_arg == "auto" else view_arg
     if view_arg not in ("auto", auto_view):
         vconf = min(vconf, 0.5)  # the caller overrode what the body geometry says
-    if view == "side":
+    side_on = view_arg == "side" or (
+        view_arg == "auto" and not yaw_deg <= knee_mod.MAX_YAW_DEG  # NaN: not graded
+    )
+    if side_on:
         kc = knee_mod.null_knee("side view: knee cave needs a front or oblique view")
     else:
-        # Front and oblique alike: the 3D rebuild does not assume a frontal camera; an
-        # oblique view's lower view confidence and the foot's larger uncertainty (the foot
-        # points across the picture) lower the rep's confidence instead.
+        # Front and oblique alike (up to MAX_YAW_DEG, past the view's 50° label edge): the 3D
+        # rebuild does not assume a frontal camera; an oblique view's lower view confidence
+        # and the foot's larger uncertainty lower the rep's confidence instead.
         kc = knee_mod.knee_cave(ctx.knee, i)
         if kc.score is not None:
             vconf *= float(ctx.knee.confidence[i])
@@ -191,7 +195,7 @@ def _build_rep(i: int, r: RawRep, c: Cleaned, ctx: _RepContext, view_arg: ViewAr
     )
 
 
-def _clip_view(reps: list[Rep], yaw: F64, view_arg: ViewArg) -> tuple[ViewName, float]:
+def _clip_view(reps: list[Rep], yaw: F64, view_arg: ViewArg) -> tuple[ClipView, float]:
     if view_arg != "auto":
         return view_arg, 1.0
     if reps:
@@ -199,8 +203,10 @@ def _clip_view(reps: list[Rep], yaw: F64, view_arg: ViewArg) -> tuple[ViewName, 
         best = max(votes, key=lambda v: (votes[v], sum(r.confidence for r in reps if r.view == v)))
         conf = float(np.mean([r.confidence for r in reps if r.view == best]))
         return best, conf
-    v, _, conf = window_view(yaw, slice(None))
-    return v, conf
+    # No squat: the body's yaw over the clip still says how sure the geometry is, but there is
+    # no rep whose view the result could describe.
+    _, _, conf = window_view(yaw, slice(None))
+    return "other", conf
 
 
 def score_keypoints(
@@ -226,12 +232,17 @@ def score_keypoints(
     )
     cand = segment_reps(h, c.fps)
     trunk = (body.pelvis[:, 1] - body.shoulders[:, 1]) / body.leg
-    knee_dy = xy[L_KNEE][:, 1] - xy[R_KNEE][:, 1]
+    yaw = frame_yaw(c, body)
     keep, rejected = check_squat(
-        cand, rep_frames(cand, h, c.fps), feet_vec=feet, knee_dy=knee_dy, leg=body.leg, trunk=trunk
+        cand,
+        rep_frames(cand, h, c.fps),
+        feet_vec=feet,
+        knee_dy=knee_height_diff(c, body),
+        leg=body.leg,
+        trunk=trunk,
+        yaw=yaw,
     )
     raw = [r for r, k in zip(cand, keep, strict=True) if k]
-    yaw = frame_yaw(c, body)
     t2 = time.perf_counter()
     ff = frontal_frames(c, body)
     reps: list[Rep] = []

@@ -15,8 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from service.pipeline.scoring.phases import RepFrames, spread
+from service.pipeline.landmarks import L_ANKLE, L_KNEE, R_ANKLE, R_KNEE
+from service.pipeline.scoring.body import SCALE_WINDOW_S, THIGH_FRACTION, Body, running_max
+from service.pipeline.scoring.cleanup import Cleaned
+from service.pipeline.scoring.phases import RepFrames, agg, spread
 from service.pipeline.scoring.reps import Rep
+from service.pipeline.scoring.view import SIDE_MIN_YAW
 
 F64 = npt.NDArray[np.float64]
 
@@ -39,9 +43,30 @@ MIN_TRUNK_HEIGHT = 0.2
 # planted feet read 0.02-0.16 sideways.
 MAX_FEET_MOVE_X = 0.25
 MAX_FEET_MOVE_Y = 0.4
-# Knees at different heights at the bottom (leg lengths): a split stance (lunge,
-# split squat), not a bilateral squat. A squat reads < 0.1 from front or side.
+# Knees at different heights above their own ankles at the bottom (leg lengths): a
+# split stance (lunge, split squat), not a bilateral squat. A squat reads < 0.1 from
+# the front or obliquely. Not judged side on, where the legs' toe-out alone tilts one
+# shank across the picture and not the other (a lunge steps: the feet-moved rule).
 MAX_KNEE_HEIGHT_DIFF = 0.25
+
+
+def knee_height_diff(c: Cleaned, body: Body) -> F64:
+    """(T,) how much higher the left knee stands above its ankle than the right, px.
+
+    Each height is over that leg's own running longest shank, so that a near leg
+    which perspective draws bigger, or an oblique camera that moves a far knee and
+    its ankle up the picture together, does not read as a split stance. Where an
+    ankle is hidden, the knees' plain height difference.
+    """
+    xy = c.xy
+    window = round(SCALE_WINDOW_S * c.fps)
+    rel = [
+        (xy[a] - xy[k])[:, 1] / running_max(np.linalg.norm(xy[a] - xy[k], axis=1), window)
+        for a, k in ((L_ANKLE, L_KNEE), (R_ANKLE, R_KNEE))
+    ]
+    own = (rel[0] - rel[1]) * THIGH_FRACTION * body.leg
+    out: F64 = np.where(np.isfinite(own), own, xy[R_KNEE][:, 1] - xy[L_KNEE][:, 1])
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +76,20 @@ class Rejected:
 
 
 def check_squat(
-    reps: list[Rep], rf: RepFrames, *, feet_vec: F64, knee_dy: F64, leg: F64, trunk: F64
+    reps: list[Rep],
+    rf: RepFrames,
+    *,
+    feet_vec: F64,
+    knee_dy: F64,
+    leg: F64,
+    trunk: F64,
+    yaw: F64,
 ) -> tuple[list[bool], list[Rejected]]:
     """Which candidates look like bilateral squats (mask), and why the others do not.
 
     ``feet_vec`` (T, 3, 2): left minus right ankle, heel and toe, px. ``knee_dy``
-    (T,): left knee y minus right knee y, px. ``leg`` (T,): running leg length, px.
+    (T,): ``knee_height_diff``. ``leg`` (T,): running leg length, px. ``yaw`` (T,):
+    body yaw against the camera, degrees.
     ``trunk`` (T,): shoulders above the pelvis, leg lengths.
     """
     n = len(reps)
@@ -71,6 +104,7 @@ def check_squat(
     moved = (move_x > MAX_FEET_MOVE_X) | (move_y > MAX_FEET_MOVE_Y)
     bottoms = np.array([r.bottom for r in reps])
     kd = np.abs(knee_dy[bottoms] / leg[bottoms])
+    kd = np.where(agg(yaw, rf.whole) >= SIDE_MIN_YAW, np.nan, kd)
     top_after = np.array([r.top_after for r in reps])
     # Trunk height over the last 0.1 s-ish of the rep (a few frames either side of the end).
     ends = np.array([r.end for r in reps])

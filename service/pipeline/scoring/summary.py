@@ -1,7 +1,9 @@
 """Set summary: per-side averages, worst rep, asymmetry, trend, cues and exercises.
 
-Every cue and exercise carries ``because``: the measurement that triggered it,
-so a coach (or a test) can see why it is there.
+The headline follows the reps: a set is "none" only when no rep is flagged,
+and otherwise takes the severity of its typical flagged rep. Every cue and
+exercise carries ``because`` (the measurement), ``reps`` and ``sides``: what
+triggered it, so a coach (or a test) can see why it is there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from service.pipeline.scoring.schema import (
     Asymmetry,
     MetricSummary,
     Rep,
+    Side,
     SideSummary,
     Summary,
 )
@@ -25,7 +28,7 @@ TREND_WORSE = -2.0
 TREND_MIN_DROP = 10.0
 # Mean score gap between sides that names a worse side (~a third of a band).
 ASYM_POINTS = 10.0
-# A finding: mean knee-cave score below the "none" band edge or any rep flagged.
+# A rep is flagged on a side when its knee-cave score is below the "none" band edge.
 FLAG_SCORE = 85.0
 ANKLE_FLAG_SCORE = 70.0
 
@@ -73,9 +76,14 @@ def _metric(
         )
     mean = round(float(np.mean([p[0] for p in pairs])), 1)
     trend = _trend([p[1] for p in pairs], [p[0] for p in pairs])
+    flagged = [(s, i) for s, i in pairs if s < flag]
+    headline = None
+    if with_severity:
+        headline = severity(float(np.median([s for s, _ in flagged]))) if flagged else "none"
     return MetricSummary(
         score=mean,
-        severity=severity(mean) if with_severity else None,
+        severity=headline,
+        flagged_reps=[i for _, i in flagged],
         left=_side_summary(reps, left, flag),
         right=_side_summary(reps, right, flag),
         worst_rep=min(pairs)[1],
@@ -119,31 +127,107 @@ KNEE_EXERCISES = (
 )
 
 
-def _advice(knee: MetricSummary, ankle: MetricSummary) -> tuple[list[Advice], list[Advice]]:
-    cues: list[Advice] = []
-    ex: list[Advice] = []
-    flagged = [s for s in (knee.left, knee.right) if s.reps_flagged]
-    if knee.score is not None and (flagged or knee.score < FLAG_SCORE):
-        sides = ((knee.left, "left"), (knee.right, "right"))
-        worst = min(
-            ((s.worst_score, name) for s, name in sides if s.worst_score is not None),
-            default=(knee.score, "both"),
+def _flags(
+    reps: list[Rep], per_side: list[tuple[float | None, float | None]], flag: float
+) -> tuple[list[int], list[Side]]:
+    """Reps with a side below ``flag``, and which sides ever were."""
+    hit_reps: list[int] = []
+    hit_sides: set[Side] = set()
+    for rep, (left, right) in zip(reps, per_side, strict=True):
+        sides = {
+            name for name, v in (("left", left), ("right", right)) if v is not None and v < flag
+        }
+        if sides:
+            hit_reps.append(rep.index)
+            hit_sides |= sides  # type: ignore[arg-type]
+    return hit_reps, sorted(hit_sides)
+
+
+def _knee_advice(reps: list[Rep]) -> tuple[list[Advice], list[Advice]]:
+    per_side = [
+        (
+            r.knee_cave.left.score if r.knee_cave.left else None,
+            r.knee_cave.right.score if r.knee_cave.right else None,
         )
-        why = (
-            f"knee inside the line of the toes at mid-depth: {worst[1]} knee worst score "
-            f"{worst[0]:.0f}/100 (rep {knee.worst_rep}), mean {knee.score:.0f}/100"
+        for r in reps
+    ]
+    hit_reps, hit_sides = _flags(reps, per_side, FLAG_SCORE)
+    if not hit_reps:
+        return [], []
+    worst = min(
+        (
+            (side.score, name, r.index, side.deviation_leg)
+            for r in reps
+            for name, side in (("left", r.knee_cave.left), ("right", r.knee_cave.right))
+            if side is not None and side.score is not None
+        ),
+        key=lambda x: x[0],
+    )
+    dev = f", {worst[3]:.2f} leg lengths inside its foot" if worst[3] is not None else ""
+    why = (
+        f"{' and '.join(hit_sides)} knee{'s' if len(hit_sides) > 1 else ''} inside the line of "
+        f"the foot in rep{'s' if len(hit_reps) > 1 else ''} {_list(hit_reps)}; worst: {worst[1]} "
+        f"knee, rep {worst[2]}, score {worst[0]:.0f}/100{dev}"
+    )
+    cue = Advice(
+        id="knees_out", text=TEXT["knees_out"], because=why, reps=hit_reps, sides=hit_sides
+    )
+    ex = [
+        Advice(id=e, text=TEXT[e], because=why, reps=hit_reps, sides=hit_sides)
+        for e in KNEE_EXERCISES
+    ]
+    return [cue], ex
+
+
+def _ankle_advice(reps: list[Rep], knee_flagged: list[int]) -> tuple[list[Advice], list[Advice]]:
+    per_side = [
+        (
+            r.ankle.left.score if r.ankle.left else None,
+            r.ankle.right.score if r.ankle.right else None,
         )
-        cues.append(Advice(id="knees_out", text=TEXT["knees_out"], because=why))
-        ex.extend(Advice(id=e, text=TEXT[e], because=why) for e in KNEE_EXERCISES)
-    if ankle.score is not None and ankle.score < ANKLE_FLAG_SCORE:
-        why = (
-            "ankle collapse proxies (shin rolling in / ankle drifting inside the foot): "
-            f"mean {ankle.score:.0f}/100"
-        )
-        if knee.score is not None and knee.score < FLAG_SCORE:
-            why += ", together with knee cave"
-        cues.append(Advice(id="screw_feet", text=TEXT["screw_feet"], because=why))
-        ex.append(Advice(id="foot_ankle", text=TEXT["foot_ankle"], because=why))
+        for r in reps
+    ]
+    hit_reps, hit_sides = _flags(reps, per_side, ANKLE_FLAG_SCORE)
+    if not hit_reps:
+        return [], []
+    why = (
+        f"ankle falling inside the foot (a pronation proxy) on the {' and '.join(hit_sides)} "
+        f"side in rep{'s' if len(hit_reps) > 1 else ''} {_list(hit_reps)}"
+    )
+    both = sorted(set(hit_reps) & set(knee_flagged))
+    if both:
+        why += f", with knee cave in rep{'s' if len(both) > 1 else ''} {_list(both)}"
+    return (
+        [
+            Advice(
+                id="screw_feet",
+                text=TEXT["screw_feet"],
+                because=why,
+                reps=hit_reps,
+                sides=hit_sides,
+            )
+        ],
+        [
+            Advice(
+                id="foot_ankle",
+                text=TEXT["foot_ankle"],
+                because=why,
+                reps=hit_reps,
+                sides=hit_sides,
+            )
+        ],
+    )
+
+
+def _list(ids: list[int]) -> str:
+    return ", ".join(str(i) for i in ids)
+
+
+def _advice(reps: list[Rep], knee: MetricSummary) -> tuple[list[Advice], list[Advice]]:
+    cues, ex = _knee_advice(reps)
+    ac, ae = _ankle_advice(reps, knee.flagged_reps)
+    cues += ac
+    ex += ae
     if knee.later_reps_worse:
         why = f"knee-cave score trend {knee.trend_per_rep} points per rep"
         cues.append(Advice(id="fatigue", text=TEXT["fatigue"], because=why))
@@ -181,7 +265,7 @@ def summarise(reps: list[Rep]) -> Summary:
     worse = None
     if kgap is not None and abs(kgap) > ASYM_POINTS:
         worse = "left" if kgap < 0 else "right"
-    cues, ex = _advice(knee, ankle)
+    cues, ex = _advice(reps, knee)
     return Summary(
         knee_cave=knee,
         ankle=ankle,
