@@ -5,8 +5,9 @@
 Builds an hour (108,000 frames) by tiling a real MediaPipe reference clip,
 scores it with ``score_keypoints`` (the product path: clean-up, view, reps,
 knee, ankle, summary, pydantic result), then computes the same per-frame
-measures with a straightforward loop over frames (the way a per-frame
-pose-to-angle script does it) followed by the same per-rep code. Prints both
+measures - the 2D frontal measures and the 3D rebuild of the legs with the
+knee's deviation from its foot plane - with a straightforward loop over frames
+(the way a per-frame pose-to-angle script does it). Prints both
 times and the ratio, and checks that both paths agree. Not a timed test.
 """
 
@@ -25,7 +26,7 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.scoring import score_keypoints
+from service.pipeline.scoring import lift, score_keypoints
 from service.pipeline.scoring.body import SCALE_WINDOW_S, body_geometry
 from service.pipeline.scoring.cleanup import (
     JITTER_SIGMA_S,
@@ -242,8 +243,127 @@ def loop_measures(kp: Keypoints) -> dict[str, list[float]]:
     return out
 
 
+V3 = tuple[float, float, float]
+
+
+def _v3_dot(a: V3, b: V3) -> float:
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _v3_unit(a: V3) -> V3:
+    n = math.sqrt(_v3_dot(a, a))
+    return (a[0] / n, a[1] / n, a[2] / n)
+
+
+def _on_ray(ray: V3, centre: V3, length: float, nearer: bool) -> V3:
+    qq, qc, cc = _v3_dot(ray, ray), _v3_dot(ray, centre), _v3_dot(centre, centre)
+    root = math.sqrt(max(qc * qc - qq * (cc - length * length), 0.0))
+    lam = (qc - root) / qq if nearer else (qc + root) / qq
+    return (lam * ray[0], lam * ray[1], lam * ray[2])
+
+
+def _running_max_loop(series: list[float], win: int) -> list[float]:
+    n = len(series)
+    out = []
+    for t in range(n):
+        lo, hi = max(0, t - win // 2), min(n, t + (win - 1) // 2 + 1)
+        vals = [v for v in series[lo:hi] if not _nan(v)]
+        out.append(max(vals) if vals else float("nan"))
+    return out
+
+
+def _lengths_loop(
+    thigh: list[float], shank: list[float], win: int
+) -> tuple[list[float], list[float]]:
+    """Running maxima of one leg's thigh and shank, completed by the standing ratio."""
+    mt, ms = _running_max_loop(thigh, win), _running_max_loop(shank, win)
+    total = [a + b for a, b in zip(thigh, shank, strict=True)]
+    mtot = _running_max_loop(total, win)
+    ratios = [
+        a / b
+        for a, b, tt, m in zip(thigh, shank, total, mtot, strict=True)
+        if not (_nan(tt) or _nan(m)) and tt >= lift.STANDING_LEG * m and b > 0
+    ]
+    r = statistics.median(ratios) if ratios else 1.0
+    lt = [
+        max(a, b * r) if not (_nan(a) or _nan(b)) else float("nan")
+        for a, b in zip(mt, ms, strict=True)
+    ]
+    return lt, [v / r for v in lt]
+
+
+def loop_deviation(kp: Keypoints) -> dict[str, list[float]]:
+    """The knee's 3D deviation from its foot plane, frame by frame in plain Python.
+
+    Per leg: segment lengths (running maxima, twice: the second pass scales each
+    image length back to the ankle's depth), rays, depth along them, the foot's
+    direction, the plane and the distance. The foot is taken per frame here (the
+    scorer takes it per rep), the rest is the scorer's per-frame work.
+    """
+    c = clean(kp)
+    f = lift.FOCAL_DIAG * math.hypot(kp.width, kp.height)
+    cx, cy = kp.width / 2, kp.height / 2
+    win = max(round(SCALE_WINDOW_S * kp.fps), 1)
+    out: dict[str, list[float]] = {}
+    pts = {j: c.xy[j].tolist() for j in (23, 24, 25, 26, 27, 28, 29, 30, 31, 32)}
+
+    def ray(p: list[float]) -> V3:
+        return (p[0] - cx, p[1] - cy, f)
+
+    for s, name in ((0, "deviation_left"), (1, "deviation_right")):
+        hip, knee, ank = pts[23 + s], pts[25 + s], pts[27 + s]
+        thigh = [math.dist(a, b) for a, b in zip(hip, knee, strict=True)]
+        shank = [math.dist(a, b) for a, b in zip(knee, ank, strict=True)]
+        near_k = [1.0] * kp.frames
+        near_h = [1.0] * kp.frames
+        for _ in range(2):
+            lt, ls = _lengths_loop(
+                [a * b for a, b in zip(thigh, near_h, strict=True)],
+                [a * b for a, b in zip(shank, near_k, strict=True)],
+                win,
+            )
+            rebuilt = []
+            for t in range(kp.frames):
+                if _nan(lt[t]) or any(_nan(v) for v in (*hip[t], *knee[t], *ank[t])):
+                    rebuilt.append(None)
+                    continue
+                a3 = ray(ank[t])
+                k3 = _on_ray(ray(knee[t]), a3, ls[t], True)
+                h3 = _on_ray(ray(hip[t]), k3, lt[t], False)
+                rebuilt.append((a3, k3, h3))
+                dk, dh = k3[2] / a3[2], h3[2] / a3[2]
+                near_k[t], near_h[t] = 0.5 * (dk + 1.0), 0.5 * (dh + dk)
+        values = []
+        for t in range(kp.frames):
+            heel, toe, other = pts[29 + s][t], pts[31 + s][t], pts[24 - s][t]
+            if rebuilt[t] is None or any(_nan(v) for v in (*heel, *toe, *other)):
+                values.append(float("nan"))
+                continue
+            a3, k3, h3 = rebuilt[t]
+            he3 = ray(heel)
+            seen = math.dist(toe, heel)
+            leg = lt[t] + ls[t]
+            to3 = _on_ray(ray(toe), he3, max(lift.FOOT_LEN_LEG * leg, seen), True)
+            foot = _v3_unit((to3[0] - he3[0], to3[1] - he3[1], to3[2] - he3[2]))
+            axis = _v3_unit((h3[0] - a3[0], h3[1] - a3[1], h3[2] - a3[2]))
+            n = _v3_unit(
+                (
+                    axis[1] * foot[2] - axis[2] * foot[1],
+                    axis[2] * foot[0] - axis[0] * foot[2],
+                    axis[0] * foot[1] - axis[1] * foot[0],
+                )
+            )
+            if n[0] * (other[0] - hip[t][0]) + n[1] * (other[1] - hip[t][1]) < 0:
+                n = (-n[0], -n[1], -n[2])
+            rel = (k3[0] - a3[0], k3[1] - a3[1], k3[2] - a3[2])
+            values.append(_v3_dot(rel, n) / leg)
+        out[name] = values
+    return out
+
+
 def per_frame_vectorised(kp: Keypoints) -> dict[str, npt.NDArray[np.float64]]:
-    """The scorer's own per-frame stage: clean-up, scale, height, yaw, frontal measures."""
+    """The scorer's own per-frame stage: clean-up, scale, height, yaw, frontal measures,
+    the 3D rebuild of both legs and the knee's deviation from its foot plane."""
     c = clean(kp)
     b = body_geometry(c)
     ff = frontal_frames(c, b)
@@ -252,6 +372,10 @@ def per_frame_vectorised(kp: Keypoints) -> dict[str, npt.NDArray[np.float64]]:
     for m in PER_SIDE:
         arr = getattr(ff, m)
         vec[f"{m}_left"], vec[f"{m}_right"] = arr[:, 0], arr[:, 1]
+    legs = lift.lift_legs(c)
+    foot = lift.foot_direction(lift.Feet(legs.heel, legs.toe, legs.leg))  # per frame here
+    dev = lift.deviation(legs, foot).leg
+    vec["deviation_left"], vec["deviation_right"] = dev[:, 0], dev[:, 1]
     return vec
 
 
@@ -291,6 +415,7 @@ def main() -> int:
 
     t0, c0 = time.perf_counter(), time.process_time()
     loop = loop_measures(kp)
+    loop.update(loop_deviation(kp))
     t_loop, c_loop = time.perf_counter() - t0, time.process_time() - c0
     print(
         f"per-frame Python loop, per-frame measures only: wall {t_loop:.3f} s, cpu {c_loop:.3f} s"

@@ -27,7 +27,7 @@ FLAG = set(sweep.FLAGGED)
 
 @pytest.fixture(scope="module")
 def rows() -> list[sweep.RepOutcome]:
-    return sweep.run_all(sweep.cases(160, SEED, Noise.nominal()))
+    return sweep.run_all(sweep.cases(300, SEED, Noise.nominal()))
 
 
 def test_front_views_track_the_true_deviation(rows: list[sweep.RepOutcome]) -> None:

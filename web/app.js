@@ -407,13 +407,13 @@
     return scoreCell(s.score, s.severity);
   }
 
-  function fppaCell(rep, side, reasons) {
+  function deviationCell(rep, side, reasons) {
     const kc = rep.knee_cave;
     const s = kc && kc[side];
-    if (!s || !isNum(s.fppa_deg)) return reasons.cell((kc && kc.reason) || null);
-    const span = make("span", `${fmt(s.fppa_deg)}°`);
-    span.title = "2D frontal-plane projection angle at the bottom, valgus positive. "
-      + "Dominated by thigh foreshortening in a deep squat: reported, not graded.";
+    if (!s || !isNum(s.deviation_leg)) return reasons.cell((kc && kc.reason) || null);
+    const span = make("span", `${fmt(s.deviation_leg, 2)}`);
+    span.title = "How far the knee sits inside the plane of its own foot, in leg lengths "
+      + "(negative: knees out). The graded measure; none < 0.08, mild < 0.15, moderate < 0.22.";
     return span;
   }
 
@@ -425,9 +425,10 @@
     if (!isNum(s.score)) return reasons.cell(an.reason);
     const frag = document.createDocumentFragment();
     frag.append(make("span", fmt(s.score), "score"));
-    // One proxy figure under the score: shank tilt from the front, heel lift from the side.
-    if (isNum(s.shank_tilt_change_deg)) {
-      frag.append(make("small", `shank tilt Δ ${fmt(s.shank_tilt_change_deg)}°`, "proxy"));
+    // One proxy figure under the score: the graded one (ankle drift from the front, heel lift
+    // from the side).
+    if (isNum(s.medial_ankle_drift_leg)) {
+      frag.append(make("small", `ankle drift ${fmt(s.medial_ankle_drift_leg, 3)}`, "proxy"));
     } else if (isNum(s.heel_lift_leg)) {
       frag.append(make("small", `heel lift ${fmt(s.heel_lift_leg, 3)} leg`, "proxy"));
     }
@@ -471,8 +472,8 @@
       depthCell(rep.depth),
       kneeCell(rep, "left", reasons),
       kneeCell(rep, "right", reasons),
-      fppaCell(rep, "left", reasons),
-      fppaCell(rep, "right", reasons),
+      deviationCell(rep, "left", reasons),
+      deviationCell(rep, "right", reasons),
       ankleCell(rep, "left", reasons),
       ankleCell(rep, "right", reasons),
       make("span", pct(rep.confidence)),

@@ -108,29 +108,29 @@ class KneeArrays:
 
 
 def knee_arrays(ff: FrontalFrames, legs: lift.Legs, rf: RepFrames) -> KneeArrays:
-    foot = lift.rep_foot(legs, rf.around)
+    feet = lift.rep_feet(legs, rf.around)
+    foot_rep = lift.foot_direction(feet)
+    own = lift.owner(rf.whole, ff.fppa_deg.shape[0])
+    dev = lift.deviation(legs, lift.per_frame(foot_rep, own))
     # Descent and ascent weigh the same however long the lifter sits at the bottom.
-    down, up = lift.deviation(legs, rf.deep_down, foot), lift.deviation(legs, rf.deep_up, foot)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # neither half seen: NaN
-        deep = lift.Deviation(
-            np.nanmean(np.stack([down.leg, up.leg]), axis=0),
-            np.nanmean(np.stack([down.deg, up.deg]), axis=0),
-        )
-    sd = lift.deviation_sd(legs, rf.deep, rf.around)
-    sd = np.where(lift.foot_across(legs, rf.around), np.nan, sd)  # not measurable
-    score = deviation_score(deep.leg)
+        deep = np.nanmean(np.stack([agg(dev.leg, rf.deep_down), agg(dev.leg, rf.deep_up)]), 0)
+        deep_deg = np.nanmean(np.stack([agg(dev.deg, rf.deep_down), agg(dev.deg, rf.deep_up)]), 0)
+    sd = agg(lift.deviation_sd(legs, feet, own), rf.deep)
+    sd = np.where(lift.foot_across(foot_rep), np.nan, sd)  # not measurable
+    score = deviation_score(deep)
     worse = np.where(score[:, 0] <= score[:, 1], 0, 1) if score.size else np.zeros(0, np.intp)
     sd_worse = np.take_along_axis(sd, worse[:, None], axis=1)[:, 0] if sd.size else sd[:, 0]
     conf = 1.0 / (1.0 + np.nan_to_num(sd_worse, nan=MAX_SD) / MAX_SD)
     fppa_mid, fppa_stand = agg(ff.fppa_deg, rf.mid), agg(ff.fppa_deg, rf.standing)
     return KneeArrays(
         score=rounded(score, 1),
-        dev=rounded(deep.leg),
-        dev_deg=rounded(deep.deg, 1),
-        dev_desc=rounded(lift.deviation(legs, rf.descent_mid, foot).leg),
-        dev_asc=rounded(lift.deviation(legs, rf.ascent_mid, foot).leg),
-        dev_bottom=rounded(lift.deviation(legs, rf.bottom, foot).leg),
+        dev=rounded(deep),
+        dev_deg=rounded(deep_deg, 1),
+        dev_desc=rounded(agg(dev.leg, rf.descent_mid)),
+        dev_asc=rounded(agg(dev.leg, rf.ascent_mid)),
+        dev_bottom=rounded(agg(dev.leg, rf.bottom)),
         dev_sd=rounded(sd),
         confidence=rounded(conf),
         ratio_mid=rounded(agg(ff.knee_toe_ratio, rf.mid)),

@@ -94,6 +94,19 @@ class Legs:
         return replace(self, hip=h3, knee=k3)
 
 
+def _dot(a: F64, b: F64) -> F64:
+    """Dot product over the last axis (3), written out: numpy's reduce over a length-3 axis
+    is several times slower on large arrays."""
+    out: F64 = a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+    return out
+
+
+def _unit(v: F64) -> F64:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out: F64 = v / np.sqrt(_dot(v, v))[..., None]
+    return out
+
+
 def segment_lengths(thigh: F64, shank: F64, fps: float) -> tuple[F64, F64]:
     """True thigh and shank lengths (T, 2) from their image lengths (T, 2), px.
 
@@ -134,9 +147,9 @@ def point_on_ray(ray: F64, centre: F64, length: F64, *, nearer: bool) -> F64:
     Where no point is that far (noise, or a length estimated short), the point
     of the ray closest to ``centre`` is taken: the segment lies in the picture.
     """
-    qq = np.sum(ray * ray, axis=-1)
-    qc = np.sum(ray * centre, axis=-1)
-    cc = np.sum(centre * centre, axis=-1)
+    qq = _dot(ray, ray)
+    qc = _dot(ray, centre)
+    cc = _dot(centre, centre)
     root = np.sqrt(np.clip(qc**2 - qq * (cc - length**2), 0.0, None))
     lam = (qc - root) / qq if nearer else (qc + root) / qq
     out: F64 = lam[..., None] * ray
@@ -169,60 +182,80 @@ def lift_legs(c: Cleaned) -> Legs:
     return Legs(h3, k3, a3, _rays(heel, c), _rays(toe, c), medial, leg, kr, hr, lt, ls)
 
 
-def rep_foot(legs: Legs, whole: I64, length_scale: float = 1.0) -> F64:
-    """(n_reps, 2, 3) unit heel -> toe direction per rep, toe nearer the camera.
+@dataclass(frozen=True, slots=True)
+class Feet:
+    """Per rep and side: heel and toe rays (n, 2, 3) and the leg length (n, 2), medians.
 
-    The feet are planted through a rep, so the heel and toe are taken at their
-    median over it (the foot landmarks' slow drift averages out) and the toe is
-    put one foot length from the heel. The foot is never shorter than its own
-    image: where it points across the picture its image is its length, and a
-    population ratio shorter than the person's would flatten it into the picture.
+    The feet are planted through a set, so their landmarks are taken at their median
+    over the rep and FEET_S around it: the slow drift of the foot landmarks averages out.
     """
-    heel = row_quantile(gather(legs.heel, whole), 0.5)
-    toe = row_quantile(gather(legs.toe, whole), 0.5)
-    leg = row_quantile(gather(legs.leg, whole), 0.5)
-    seen = np.linalg.norm(toe - heel, axis=-1)
-    length = np.fmax(FOOT_LEN_LEG * length_scale * leg, seen)
-    foot = point_on_ray(toe, heel, length, nearer=True) - heel
-    return _unit(foot)
+
+    heel: F64
+    toe: F64
+    leg: F64
+
+
+def rep_feet(legs: Legs, around: I64) -> Feet:
+    return Feet(
+        row_quantile(gather(legs.heel, around), 0.5),
+        row_quantile(gather(legs.toe, around), 0.5),
+        row_quantile(gather(legs.leg, around), 0.5),
+    )
+
+
+def foot_direction(feet: Feet, length_scale: float = 1.0) -> F64:
+    """(n, 2, 3) unit heel -> toe direction, the toe one foot length away, nearer the camera.
+
+    The foot is never shorter than its own image: where it points across the
+    picture its image is its length, and a population ratio shorter than the
+    person's would flatten it into the picture.
+    """
+    seen = np.sqrt(_dot(feet.toe - feet.heel, feet.toe - feet.heel))
+    length = np.fmax(FOOT_LEN_LEG * length_scale * feet.leg, seen)
+    return _unit(point_on_ray(feet.toe, feet.heel, length, nearer=True) - feet.heel)
+
+
+def owner(whole: I64, frames: int) -> npt.NDArray[np.intp]:
+    """(T,) the rep each frame belongs to, -1 outside reps."""
+    out = np.full(frames, -1, np.intp)
+    rep = np.broadcast_to(np.arange(whole.shape[0])[:, None], whole.shape)
+    out[whole[whole >= 0]] = rep[whole >= 0]
+    return out
+
+
+def per_frame(per_rep: F64, own: npt.NDArray[np.intp]) -> F64:
+    """A per-rep array (n, ...) spread over the frames (T, ...), NaN outside reps."""
+    if per_rep.shape[0] == 0:
+        return np.full((own.size, *per_rep.shape[1:]), np.nan)
+    out: F64 = per_rep[np.maximum(own, 0)]
+    out[own < 0] = np.nan
+    return out
 
 
 @dataclass(frozen=True, slots=True)
 class Deviation:
-    """Per rep and side (n_reps, 2): medians over the frames of a phase."""
+    """Per frame and side (T, 2)."""
 
     leg: F64  # knee distance from the foot plane, leg lengths, + towards the midline
     deg: F64  # knee abduction angle: the plane (hip, knee, ankle) against the foot plane
 
 
-def _unit(v: F64) -> F64:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: F64 = v / np.linalg.norm(v, axis=-1, keepdims=True)
-    return out
-
-
-def deviation(legs: Legs, idx: I64, foot: F64) -> Deviation:
-    """Knee deviation over the frames ``idx`` (n, M) of each rep, foot ``foot`` (n, 2, 3)."""
-    h = gather(legs.hip, idx)  # (n, M, 2, 3)
-    k = gather(legs.knee, idx)
-    a = gather(legs.ankle, idx)
-    m = gather(legs.medial, idx)
-    f = foot[:, None]
-    axis = _unit(h - a)
-    n = _unit(np.cross(axis, f))
-    n = n * np.where(np.sum(n * m, axis=-1, keepdims=True) < 0, -1.0, 1.0)
-    rel = k - a
-    dist = np.sum(rel * n, axis=-1)
+def deviation(legs: Legs, foot: F64) -> Deviation:
+    """The knee against the plane of its hip, ankle and foot direction ``foot`` (T, 2, 3)."""
+    axis = _unit(legs.hip - legs.ankle)
+    n = _unit(np.cross(axis, foot))
+    n = n * np.where(_dot(n, legs.medial) < 0, -1.0, 1.0)[..., None]
+    rel = legs.knee - legs.ankle
+    dist = _dot(rel, n)
     # In-plane direction of the knee's swing: the foot direction without its part along the axis.
-    fwd = _unit(f - axis * np.sum(f * axis, axis=-1, keepdims=True))
-    radial = rel - axis * np.sum(rel * axis, axis=-1, keepdims=True)
-    deg = np.degrees(np.arctan2(np.sum(radial * n, axis=-1), np.sum(radial * fwd, axis=-1)))
-    leg = gather(legs.leg, idx)
-    return Deviation(row_quantile(dist / leg, 0.5), row_quantile(deg, 0.5))
+    fwd = _unit(foot - axis * _dot(foot, axis)[..., None])
+    radial = rel - axis * _dot(rel, axis)[..., None]
+    deg = np.degrees(np.arctan2(_dot(radial, n), _dot(radial, fwd)))
+    return Deviation(dist / legs.leg, deg)
 
 
 def turn_foot(foot: F64, deg: float) -> F64:
-    """Foot directions (n, 2, 3) turned about the picture's vertical by ``deg`` degrees."""
+    """Foot directions (..., 3) turned about the picture's vertical by ``deg`` degrees."""
     a = np.radians(deg)
     c, s = np.cos(a), np.sin(a)
     out = foot.copy()
@@ -231,22 +264,20 @@ def turn_foot(foot: F64, deg: float) -> F64:
     return out
 
 
-def foot_across(legs: Legs, around: I64) -> npt.NDArray[np.bool_]:
-    """(n, 2) True where the foot may point across the picture (> FOOT_ACROSS_DEG off-axis).
+def foot_across(foot: F64) -> npt.NDArray[np.bool_]:
+    """True where a foot direction (..., 3) points across the picture (> FOOT_ACROSS_DEG).
 
     Then the plane of the foot is nearly the picture plane and a knee falling in moves
     along the line of sight: its depth from the segment lengths has no sign to go by
     (knees travel forward along the foot, and forward is now across the picture), so
-    the deviation cannot be measured. The test takes the shortest plausible foot, the
-    one that points most across.
+    the deviation cannot be measured.
     """
-    foot = rep_foot(legs, around, 1.0)
     out: npt.NDArray[np.bool_] = np.abs(foot[..., 2]) < np.cos(np.radians(FOOT_ACROSS_DEG))
     return out
 
 
-def deviation_sd(legs: Legs, idx: I64, around: I64) -> F64:
-    """(n, 2) standard deviation of the deviation left by the foot's direction.
+def deviation_sd(legs: Legs, feet: Feet, own: npt.NDArray[np.intp]) -> F64:
+    """(T, 2) standard deviation of the deviation, per frame.
 
     Three sources, propagated through the same geometry: the foot's length, known
     only as a population ratio (FOOT_LEN_SD), which decides how far the foot
@@ -257,13 +288,13 @@ def deviation_sd(legs: Legs, idx: I64, around: I64) -> F64:
     picture: its image is then nearly its full length and its small depth is all
     guesswork.
     """
-    foot = rep_foot(legs, around)
-    short = deviation(legs, idx, rep_foot(legs, around, 1.0 - FOOT_LEN_SD)).leg
-    long = deviation(legs, idx, rep_foot(legs, around, 1.0 + FOOT_LEN_SD)).leg
-    plus = deviation(legs, idx, turn_foot(foot, FOOT_ANGLE_SD_DEG)).leg
-    minus = deviation(legs, idx, turn_foot(foot, -FOOT_ANGLE_SD_DEG)).leg
-    shorter = deviation(legs.rebuilt(1.0 - SEGMENT_LEN_SD), idx, foot).leg
-    longer = deviation(legs.rebuilt(1.0 + SEGMENT_LEN_SD), idx, foot).leg
+    foot = per_frame(foot_direction(feet), own)
+    short = deviation(legs, per_frame(foot_direction(feet, 1.0 - FOOT_LEN_SD), own)).leg
+    long = deviation(legs, per_frame(foot_direction(feet, 1.0 + FOOT_LEN_SD), own)).leg
+    plus = deviation(legs, turn_foot(foot, FOOT_ANGLE_SD_DEG)).leg
+    minus = deviation(legs, turn_foot(foot, -FOOT_ANGLE_SD_DEG)).leg
+    shorter = deviation(legs.rebuilt(1.0 - SEGMENT_LEN_SD), foot).leg
+    longer = deviation(legs.rebuilt(1.0 + SEGMENT_LEN_SD), foot).leg
     parts = np.stack([short - long, plus - minus, shorter - longer]) / 2
     out: F64 = np.sqrt(np.sum(parts**2, axis=0))
     return out
