@@ -160,6 +160,41 @@ def ankle_table(n: int, seed: int) -> None:
     print()
 
 
+def clip_table() -> None:
+    """Every labelled front clip, both keypoint sources: per rep severity and L/R deviation."""
+    from tests.clips import manifest  # noqa: PLC0415
+    from tests.pose_cache import pose_keypoints  # noqa: PLC0415
+
+    print("### Shared clips (deviation L/R, leg lengths; [label] from the manifest)\n")
+    print("| clip | label (side) | source | reps | per rep: severity L/R |\n|---|---|---|---|---|")
+    for cid, m in manifest().items():
+        if m["view"] != "front":
+            continue
+        label = f"{m['valgus']['label']} ({m['valgus']['side'] or '-'})"
+        for source in ("MediaPipe", "ours"):
+            kp = (
+                Keypoints.load(reference_path(cid))
+                if source == "MediaPipe"
+                else pose_keypoints(cid)
+            )
+            res = score_keypoints(kp)
+            cells = []
+            for rep in res.reps:
+                seg = [
+                    g["label"]
+                    for g in m["valgus"]["segments"]
+                    if g["start_frame"] <= rep.bottom_frame <= g["end_frame"]
+                ]
+                kc = rep.knee_cave
+                lr = "/".join(
+                    f"{s.deviation_leg:.3f}" if s and s.deviation_leg is not None else "-"
+                    for s in (kc.left, kc.right)
+                )
+                cells.append(f"{kc.severity} {lr}" + (f" [{seg[0]}]" if seg else ""))
+            print(f"| {cid} | {label} | {source} | {res.rep_count} | {'; '.join(cells)} |")
+    print()
+
+
 # --- plots (plain SVG: no plotting dependency) -------------------------------------------
 
 
@@ -266,6 +301,7 @@ def main() -> int:
     mocap_table()
     view_table(args.cases // 2, args.seed + 1)
     ankle_table(args.cases // 2, args.seed + 2)
+    clip_table()
     if args.plots:
         args.plots.mkdir(parents=True, exist_ok=True)
         plot_score(rows["nominal"], args.plots / "score_vs_truth.svg")
