@@ -74,7 +74,7 @@ class Truth:
     kasr_mid: list[float] = field(default_factory=list)
 
 
-def _profile(
+def profile(
     spec: list[RepSpec], lead_s: float, tail_s: float, fps: float
 ) -> tuple[F64, F64, list[int], list[float]]:
     """Depth fraction d(t) in [0, 1], rep id per frame (-1 standing), bottoms (s)."""
@@ -134,7 +134,7 @@ def make_squats(
     seed: int = 0,
 ) -> tuple[Keypoints, Truth]:
     rng = np.random.default_rng(seed)
-    ts, d, rep_of, bottoms = _profile(reps, lead_s, tail_s, fps)
+    ts, d, rep_of, bottoms = profile(reps, lead_s, tail_s, fps)
     n = ts.size
     L = leg_px
     cx, ground = center

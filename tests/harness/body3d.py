@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tests.synthetic import RepSpec, profile
+
 F64 = npt.NDArray[np.float64]
 UP = np.array([0.0, 1.0, 0.0])
 SIDE_SIGN = np.array([1.0, -1.0])  # +X is the subject's left
@@ -218,33 +220,11 @@ class Squat:
 
 def depth_profile(sq: Squat, fps: float) -> tuple[F64, F64, npt.NDArray[np.intp]]:
     """Timestamps, depth fraction (raised cosine descents/ascents) and rep index per frame."""
-    kt, kd, kr = [0.0, sq.lead_s], [0.0, 0.0], [-1, -1]
-    t = sq.lead_s
-    for i in range(sq.reps):
-        t += sq.down_s
-        kt += [t, t + sq.pause_bottom_s]
-        kd += [1.0, 1.0]
-        kr += [i, i]
-        t += sq.pause_bottom_s + sq.up_s
-        kt += [t, t + sq.pause_top_s]
-        kd += [0.0, 0.0]
-        kr += [i, -1]
-        t += sq.pause_top_s
-    ts = np.arange(round(t * fps)) / fps
-    knots = np.asarray(kt)
-    seg = np.clip(np.searchsorted(knots, ts, side="right") - 1, 0, len(knots) - 2)
-    w = np.clip((ts - knots[seg]) / np.maximum(knots[seg + 1] - knots[seg], 1e-9), 0, 1)
-    w = 0.5 - 0.5 * np.cos(np.pi * w)
-    d0, d1 = np.asarray(kd)[seg], np.asarray(kd)[seg + 1]
-    depth = d0 + (d1 - d0) * w
-    starts = sq.lead_s + np.arange(sq.reps) * (
-        sq.down_s + sq.pause_bottom_s + sq.up_s + sq.pause_top_s
+    spec = RepSpec(
+        down_s=sq.down_s, up_s=sq.up_s, pause_bottom_s=sq.pause_bottom_s, pause_top_s=sq.pause_top_s
     )
-    ends = starts + sq.down_s + sq.pause_bottom_s + sq.up_s
-    rep = np.full(ts.size, -1, np.intp)
-    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        rep[(ts >= s) & (ts <= e)] = i
-    return ts, depth, rep
+    ts, depth, rep, _ = profile([spec] * sq.reps, sq.lead_s, 0.0, fps)
+    return ts, depth, np.asarray(rep, np.intp)
 
 
 def _phi_for(dev_leg: float, r_bottom: float, leg: float) -> float:
