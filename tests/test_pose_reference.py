@@ -1,8 +1,9 @@
 """Our pose output against MediaPipe 0.10.14's on every clip with a reference.
 
-The bar (issue 3): leg landmarks (23–32) within a median 2% of the torso length
-(shoulder midpoint to hip midpoint, from the reference, per frame) on frames
-where both found the person, and the same frames detected ≥ 95% of the time.
+The bar (issues 3 and 12): leg landmarks (23–32) within a median 2% and a 95th
+percentile 5% of the torso length (shoulder midpoint to hip midpoint, from the
+reference, per frame) on frames where both found the person, and the same
+frames detected ≥ 97% of the time.
 Our output comes from tests/pose_cache.py, so each clip runs once per
 model/engine version.
 """
@@ -18,7 +19,8 @@ from tests.clips import clips_with_reference, reference_path
 from tests.pose_cache import pose_keypoints
 
 MAX_MEDIAN_LEG_ERROR = 0.02  # × torso length
-MIN_DETECTION_AGREEMENT = 0.95
+MAX_P95_LEG_ERROR = 0.05
+MIN_DETECTION_AGREEMENT = 0.97
 
 
 def leg_errors(ours: Keypoints, ref: Keypoints) -> np.ndarray:
@@ -34,14 +36,15 @@ def leg_errors(ours: Keypoints, ref: Keypoints) -> np.ndarray:
     return np.asarray(dist / torso[:, None])
 
 
-# Clips where the bar is below MediaPipe's own reproducibility (docs/pose.md,
-# "Accuracy"): its references for the H.264 and the VP9 encode of this video
-# differ from each other by a median 0.051 torso lengths, the torso is 40-70 px
-# (so 2 % is ~1 px), and with MediaPipe's ROIs forced in we match its raw
-# landmarks to 0.001 px (median). Strict: a pass here must be noticed.
+# A 45 cm plate held side on hides the lifter's torso: the landmark model cannot place
+# the hips, and neither skeleton is right there (docs/pose.md, "Where it fails"). Checked
+# by eye on frame 50: the near knee is at ~(345, 495) px, MediaPipe puts it at ~(320, 400)
+# and we at (332, 470); MediaPipe's references for the H.264 and VP9 encodes differ from
+# each other by a median 0.051 torso. Not a tracking fault: the ROI check keeps the crop
+# on the lifter, the model inside it fails. Strict: a pass here must be noticed.
 UNSTABLE_REFERENCE = {
-    "side_plate_squat_3reps": "MediaPipe differs from itself across encodes by 0.051",
-    "side_plate_squat_3reps_vp9": "MediaPipe differs from itself across encodes by 0.051",
+    "side_plate_squat_3reps": "plate hides the torso side on: landmark model limit",
+    "side_plate_squat_3reps_vp9": "plate hides the torso side on: landmark model limit",
 }
 
 
@@ -85,3 +88,5 @@ def test_matches_mediapipe(clip_id: str) -> None:
     assert err.size, "no frame where both found the person"
     median = float(np.median(err))
     assert median <= MAX_MEDIAN_LEG_ERROR, f"median leg error {median:.4f} torso lengths"
+    p95 = float(np.percentile(err, 95))
+    assert p95 <= MAX_P95_LEG_ERROR, f"95th percentile leg error {p95:.4f} torso lengths"

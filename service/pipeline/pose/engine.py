@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +38,10 @@ from service.pipeline.pose.detector import PoseDetector
 from service.pipeline.pose.landmark import LandmarkModel, RoiLandmarks, from_outputs, preprocess
 from service.pipeline.pose.models import DETECTOR, LANDMARK_MODELS, load_session, models_fingerprint
 from service.pipeline.pose.roi import Roi
-from service.pipeline.pose.tracking import PoseTracker
+from service.pipeline.pose.tracking import PoseTracker, TrackerStats
 
 # Bump when a change to pre/post-processing changes the output (cache keys use it).
-ENGINE_VERSION = "3"
+ENGINE_VERSION = "6"
 # MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate,
 # and its One Euro filters run on that clock; so do ours (see docs/pose.md).
 MEDIAPIPE_FRAME_STEP_S = 1.0 / 30.0
@@ -54,8 +54,9 @@ class ProcessingStoppedError(Exception):
 @dataclass(slots=True)
 class PoseStats:
     frames: int = 0
-    detector_runs: int = 0
+    detector_runs: int = 0  # fresh detections (no ROI to track)
     seconds: float = 0.0
+    tracking: TrackerStats = field(default_factory=TrackerStats)  # the tracker's checks
 
     @property
     def fps(self) -> float:
@@ -68,7 +69,9 @@ class _VideoRun:
     def __init__(self, engine: PoseEngine, path: str | Path) -> None:
         s = engine.settings
         self.info = video.probe(path, max_duration_s=s.max_duration_s, max_pixels=s.max_pixels)
-        self.tracker = PoseTracker(engine.detector, engine.landmark_model, smooth=engine.smooth)
+        self.tracker = PoseTracker(
+            engine.detector, engine.landmark_model, smooth=engine.smooth, fps=self.info.fps
+        )
         self.step_s = engine.smoothing_step_s
         self.prefetcher = video.FramePrefetcher(
             video.decode(self.info, max_duration_s=s.max_duration_s)
@@ -100,7 +103,7 @@ class _VideoRun:
         pose = None
         if result is not None:
             clock = frame.t_s if self.step_s is None else frame.index * self.step_s
-            pose = self.tracker.update(clock, frame.image.shape[1], result)
+            pose = self.tracker.update(clock, frame.image, result)
         if pose is None:
             self.landmarks.append(np.full((NUM_LANDMARKS, 5), np.nan, np.float32))
             self.world.append(np.full((NUM_LANDMARKS, 3), np.nan, np.float32))
@@ -118,6 +121,7 @@ class _VideoRun:
 
     def result(self) -> Keypoints:
         self.stats.frames = len(self.landmarks)
+        self.stats.tracking = self.tracker.stats
         self.stats.seconds = time.perf_counter() - self.started
         lm = np.stack(self.landmarks)
         detected = np.isfinite(lm[:, :, 0]).all(axis=1)
