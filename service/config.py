@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # which is what the reference landmarks used; "video" uses the container timestamps.
     pose_smoothing: bool = True
     pose_smoothing_clock: Literal["mediapipe", "video"] = "mediapipe"
+    # Frame rate the pose engine analyses at: faster video (60 fps, 120/240 fps slow
+    # motion) keeps every n-th frame, timestamps kept; 0 analyses every frame.
+    analysis_fps: float = Field(30.0, ge=0, le=240)
 
     # Input limits
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)

@@ -238,3 +238,25 @@ def build(d: Derivation) -> tuple[Path, Keypoints]:
         tmp.replace(clip)
         ttmp.replace(truth_path)
     return clip, Keypoints.load(truth_path)
+
+
+def doubled_rate(source: str) -> Path:
+    """The source clip at twice its frame rate, every frame written twice (a 60 fps phone
+    clip of the same squat). Analysed at 30 fps, it must give the source's frames back."""
+    clip = DERIVED_DIR / f"doubled_rate_{source}-{VERSION}.mp4"
+    if not clip.exists():
+        fps = video.probe(clip_path(source)).fps
+        DERIVED_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = clip.with_suffix(f".{os.getpid()}.mp4")
+        writer: cv2.VideoWriter | None = None
+        for f in _frames(source):
+            if writer is None:
+                fourcc = cv2.VideoWriter_fourcc(*"mp4v")
+                size = (f.image.shape[1], f.image.shape[0])
+                writer = cv2.VideoWriter(str(tmp), fourcc, 2 * fps, size)
+            writer.write(f.image)
+            writer.write(f.image)
+        assert writer is not None
+        writer.release()
+        tmp.replace(clip)
+    return clip

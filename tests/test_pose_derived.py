@@ -15,7 +15,10 @@ import pytest
 from service.config import Settings
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.pose import PoseEngine
-from tests.derived import Derivation, build, derivations
+from service.pipeline.scoring import score_keypoints
+from tests.clips import manifest, reference_path
+from tests.derived import Derivation, build, derivations, doubled_rate
+from tests.pose_cache import pose_keypoints
 from tests.test_pose_reference import (
     MAX_MEDIAN_LEG_ERROR,
     MAX_P95_LEG_ERROR,
@@ -62,3 +65,28 @@ def test_derived_clip_keeps_the_person(derivation: Derivation) -> None:
     err = leg_errors(ours, truth)
     assert float(np.median(err)) <= MAX_MEDIAN_LEG_ERROR, derivation.why
     assert float(np.percentile(err, 95)) <= MAX_P95_LEG_ERROR, derivation.why
+
+
+FLAG = {"mild", "moderate", "severe"}
+
+
+@pytest.mark.slow
+def test_sixty_fps_clip_is_analysed_at_thirty() -> None:
+    """A 60 fps phone clip costs what a 30 fps one does, and reads the same."""
+    source = "front_valgus_then_correct"
+    ref = Keypoints.load(reference_path(source))
+    ours = _engine().process_video(doubled_rate(source))
+    assert ours.frames == ref.frames
+    assert ours.fps == pytest.approx(ref.fps, rel=1e-3)
+    np.testing.assert_allclose(ours.t_s, ref.t_s, atol=0.02)
+    err = leg_errors(ours, ref)
+    assert float(np.median(err)) <= MAX_MEDIAN_LEG_ERROR
+    assert float(np.percentile(err, 95)) <= MAX_P95_LEG_ERROR
+    fast, plain = score_keypoints(ours), score_keypoints(pose_keypoints(source))
+    assert fast.rep_count == plain.rep_count == manifest()[source]["reps"]["count"]
+    assert fast.view == plain.view
+    flags = [
+        [(r.knee_cave.left.severity in FLAG, r.knee_cave.right.severity in FLAG) for r in res.reps]
+        for res in (fast, plain)
+    ]
+    assert flags[0] == flags[1]

@@ -99,6 +99,37 @@ def test_synthetic_video_timestamps(tmp_path: Path) -> None:
     np.testing.assert_allclose([f.t_s for f in frames], np.arange(30) / 25.0, atol=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("fps", "target", "stride"),
+    [
+        (30.0, 30.0, 1),
+        (30.467, 30.0, 1),  # phones drift a little above the nominal rate
+        (29.97, 30.0, 1),
+        (24.0, 30.0, 1),
+        (59.94, 30.0, 2),
+        (60.0, 30.0, 2),
+        (120.0, 30.0, 4),
+        (240.0, 30.0, 8),
+        (240.0, 0.0, 1),  # 0: every frame
+    ],
+)
+def test_analysis_stride(fps: float, target: float, stride: int) -> None:
+    assert video.analysis_stride(fps, target) == stride
+
+
+@pytest.mark.parametrize("decoder", ["pyav", "opencv"])
+def test_stride_keeps_every_nth_frame_with_its_time(tmp_path: Path, decoder: str) -> None:
+    path = tmp_path / "fast.mp4"
+    _write_video(path, 60, fps=60.0)
+    info = dataclasses.replace(video.probe(path), decoder=decoder)
+    every = list(video.decode(info))
+    kept = list(video.decode(info, stride=3))
+    assert [f.index for f in kept] == list(range(20))
+    np.testing.assert_allclose([f.t_s for f in kept], np.arange(20) * 3 / 60.0, atol=1e-3)
+    for f in kept:
+        np.testing.assert_array_equal(f.image, every[3 * f.index].image)
+
+
 def test_prefetcher_yields_in_order_and_stops_early(tmp_path: Path) -> None:
     path = tmp_path / "ok.mp4"
     _write_video(path, 40)

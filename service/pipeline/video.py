@@ -119,10 +119,28 @@ def probe(
     return VideoInfo(p, fmt, codec, fps, frame_count, width, height, rotation, duration_s, decoder)
 
 
-def decode(info: VideoInfo, *, max_duration_s: float = math.inf) -> Iterator[Frame]:
-    """Yield upright frames with timestamps; raise VideoError on a zero-frame/truncated stream."""
-    raw = _decode_opencv(info) if info.decoder == "opencv" else _decode_pyav(info)
-    clock = _Clock(info.fps)
+def analysis_stride(fps: float, target_fps: float) -> int:
+    """Keep every n-th frame so that at most ``target_fps`` are analysed (0: every frame).
+
+    A 60 fps phone clip is analysed at 30, 240 fps slow motion at 30, a 30.4 fps one whole.
+    """
+    if target_fps <= 0 or not math.isfinite(fps):
+        return 1
+    return max(1, math.ceil(fps / target_fps - 0.05))
+
+
+def decode(
+    info: VideoInfo, *, max_duration_s: float = math.inf, stride: int = 1
+) -> Iterator[Frame]:
+    """Yield upright frames with timestamps; raise VideoError on a zero-frame/truncated stream.
+
+    With ``stride`` n only every n-th frame is converted and yielded (the others are
+    decoded, which the codec needs, but never turned into pictures); ``Frame.index``
+    counts the yielded frames.
+    """
+    decoder = _decode_opencv if info.decoder == "opencv" else _decode_pyav
+    raw = decoder(info, stride)
+    clock = _Clock(info.fps / stride)
     count = 0
     for image, pts in raw:
         t = clock.next(pts)
@@ -139,7 +157,7 @@ def decode(info: VideoInfo, *, max_duration_s: float = math.inf) -> Iterator[Fra
         count += 1
     if count == 0:
         raise VideoError(f"{info.path.name}: no decodable frames")
-    if info.frame_count > 10 and count < _TRUNCATED_SHARE * info.frame_count:
+    if info.frame_count > 10 and count * stride < _TRUNCATED_SHARE * info.frame_count:
         raise VideoError(
             f"{info.path.name}: truncated or corrupt; decoded {count} of {info.frame_count} frames"
         )
@@ -217,13 +235,19 @@ class _Clock:
         return t
 
 
-def _decode_opencv(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
+def _decode_opencv(info: VideoInfo, stride: int) -> Iterator[tuple[BGRImage, float | None]]:
     cap = cv2.VideoCapture(str(info.path), cv2.CAP_FFMPEG)
     try:
         # OpenCV applies the display matrix itself (the default), like the reference decode.
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        index = 0
         while True:
-            ok, image = cap.read()
+            if not cap.grab():
+                return
+            index += 1
+            if (index - 1) % stride:
+                continue
+            ok, image = cap.retrieve()
             if not ok or image is None:
                 return
             pos_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
@@ -232,7 +256,7 @@ def _decode_opencv(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
         cap.release()
 
 
-def _decode_pyav(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
+def _decode_pyav(info: VideoInfo, stride: int) -> Iterator[tuple[BGRImage, float | None]]:
     try:
         container = av.open(str(info.path))
     except av.error.FFmpegError as exc:
@@ -241,7 +265,9 @@ def _decode_pyav(info: VideoInfo) -> Iterator[tuple[BGRImage, float | None]]:
         stream = next(v for v in container.streams.video if not _is_still(v))
         stream.thread_type = "AUTO"
         try:
-            for frame in container.decode(stream):
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
                 image = np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)
                 yield _rotate(image, info.rotation), frame.time
         except av.error.FFmpegError as exc:

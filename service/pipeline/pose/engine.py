@@ -41,7 +41,7 @@ from service.pipeline.pose.roi import Roi
 from service.pipeline.pose.tracking import PoseTracker, TrackerStats
 
 # Bump when a change to pre/post-processing changes the output (cache keys use it).
-ENGINE_VERSION = "6"
+ENGINE_VERSION = "7"
 # MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate,
 # and its One Euro filters run on that clock; so do ours (see docs/pose.md).
 MEDIAPIPE_FRAME_STEP_S = 1.0 / 30.0
@@ -69,12 +69,14 @@ class _VideoRun:
     def __init__(self, engine: PoseEngine, path: str | Path) -> None:
         s = engine.settings
         self.info = video.probe(path, max_duration_s=s.max_duration_s, max_pixels=s.max_pixels)
+        self.stride = video.analysis_stride(self.info.fps, s.analysis_fps)
+        self.fps = self.info.fps / self.stride  # the rate the keypoints come at
         self.tracker = PoseTracker(
-            engine.detector, engine.landmark_model, smooth=engine.smooth, fps=self.info.fps
+            engine.detector, engine.landmark_model, smooth=engine.smooth, fps=self.fps
         )
         self.step_s = engine.smoothing_step_s
         self.prefetcher = video.FramePrefetcher(
-            video.decode(self.info, max_duration_s=s.max_duration_s)
+            video.decode(self.info, max_duration_s=s.max_duration_s, stride=self.stride)
         )
         self._frames: Iterator[video.Frame] = iter(self.prefetcher)
         self.landmarks: list[npt.NDArray[np.float32]] = []
@@ -114,7 +116,7 @@ class _VideoRun:
         self.t_s.append(frame.t_s)
 
     def progress(self) -> float:
-        return min(1.0, len(self.landmarks) / max(self.info.frame_count, 1))
+        return min(1.0, len(self.landmarks) * self.stride / max(self.info.frame_count, 1))
 
     def close(self) -> None:
         self.prefetcher.close()
@@ -130,7 +132,7 @@ class _VideoRun:
         info = self.info
         return Keypoints.build(
             lm,
-            fps=info.fps,
+            fps=self.fps,
             width=info.width,
             height=info.height,
             world=np.stack(self.world),

@@ -45,7 +45,7 @@ from service.pipeline.pose.smoothing import PoseSmoother
 FloatArray = npt.NDArray[np.float64]
 BGRImage = npt.NDArray[np.uint8]
 
-RECHECK_S = 0.2
+RECHECK_S = 0.5
 RECHECK_SHIFT = 0.15  # hip centres apart, fraction of the tracked ROI's side
 RECHECK_SCALE = 1.6  # sides differ by more than this factor
 SAME_PERSON_SHIFT = 0.4  # a detection farther than this is someone else
