@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.scoring import lift, score_keypoints
-from service.pipeline.scoring.body import SCALE_WINDOW_S, body_geometry
+from service.pipeline.scoring.body import SCALE_REACH_S, body_geometry
 from service.pipeline.scoring.cleanup import (
     JITTER_SIGMA_S,
     MAX_GAP_S,
@@ -189,12 +189,8 @@ def loop_measures(kp: Keypoints) -> dict[str, list[float]]:
                 v = math.dist(ph, pk) + math.dist(pk, pa)
                 best = v if _nan(best) else max(best, v)
         leg_raw.append(best)
-    win = max(round(SCALE_WINDOW_S * fps), 1)
-    leg: list[float] = []
-    for t in range(n):
-        lo, hi = max(0, t - win // 2), min(n, t + (win - 1) // 2 + 1)
-        vals = [v for v in leg_raw[lo:hi] if not _nan(v)]
-        leg.append(max(vals) if vals else float("nan"))
+    win = max(round(SCALE_REACH_S * fps), 1)
+    leg = _running_max_loop(leg_raw, win)
 
     out: dict[str, list[float]] = {k: [] for k in ("height", "yaw", *FRONTAL_NAMES)}
     height: list[float | None] = []
@@ -262,13 +258,18 @@ def _on_ray(ray: V3, centre: V3, length: float, nearer: bool) -> V3:
     return (lam * ray[0], lam * ray[1], lam * ray[2])
 
 
-def _running_max_loop(series: list[float], win: int) -> list[float]:
+def _running_max_loop(series: list[float], reach: int) -> list[float]:
+    """The scorer's ``running_max``, one frame at a time."""
     n = len(series)
     out = []
     for t in range(n):
-        lo, hi = max(0, t - win // 2), min(n, t + (win - 1) // 2 + 1)
-        vals = [v for v in series[lo:hi] if not _nan(v)]
-        out.append(max(vals) if vals else float("nan"))
+        past = max((v for v in series[max(0, t - reach) : t + 1] if not _nan(v)), default=None)
+        future = max((v for v in series[t : t + reach + 1] if not _nan(v)), default=None)
+        sides = [s for s, full in ((past, t >= reach), (future, t < n - reach)) if full]
+        if not sides:  # both cut short by the clip's ends: the larger
+            sides = [max((s for s in (past, future) if s is not None), default=None)]
+        kept = [s for s in sides if s is not None]
+        out.append(min(kept) if len(kept) == len(sides) else float("nan"))
     return out
 
 
@@ -303,7 +304,7 @@ def loop_deviation(kp: Keypoints) -> dict[str, list[float]]:
     c = clean(kp)
     f = lift.FOCAL_DIAG * math.hypot(kp.width, kp.height)
     cx, cy = kp.width / 2, kp.height / 2
-    win = max(round(SCALE_WINDOW_S * kp.fps), 1)
+    win = max(round(SCALE_REACH_S * kp.fps), 1)
     out: dict[str, list[float]] = {}
     pts = {j: c.xy[j].tolist() for j in (23, 24, 25, 26, 27, 28, 29, 30, 31, 32)}
 

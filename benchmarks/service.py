@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,19 +140,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) 
     raise SystemExit("kneecave serve did not become healthy")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--queue", default="sqlite", help="sqlite or redis://…")
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--uploads", type=int, default=320, help="uploads measured")
-    parser.add_argument("--upload-mb", type=int, default=5)
-    parser.add_argument("--gets", type=int, default=8000, help="GET requests measured")
-    parser.add_argument("--workers", type=int, default=0, help="embedded workers in serve")
-    args = parser.parse_args()
-
+@contextlib.contextmanager
+def running_server(queue: str, workers: int) -> Iterator[tuple[str, str, psutil.Process]]:
+    """A fresh `kneecave serve` on loopback (temp data dir, new key): (url, key, process)."""
     with tempfile.TemporaryDirectory(prefix="kneecave-bench-") as tmp:
         prefix = f"kcbench:{uuid.uuid4().hex[:8]}:"
-        settings = Settings(data_dir=Path(tmp), queue=args.queue, redis_prefix=prefix)
+        settings = Settings(data_dir=Path(tmp), queue=queue, redis_prefix=prefix)
 
         async def new_key() -> str:
             async with open_backends(settings) as backends:
@@ -161,28 +156,42 @@ def main() -> int:
         env = {
             **os.environ,
             "KNEECAVE_DATA_DIR": tmp,
-            "KNEECAVE_QUEUE": args.queue,
+            "KNEECAVE_QUEUE": queue,
             "KNEECAVE_REDIS_PREFIX": prefix,
             "KNEECAVE_RATE_LIMIT_PER_MINUTE": "100000000",
             "KNEECAVE_MAX_ACTIVE_JOBS_PER_TENANT": "100000000",
             "KNEECAVE_LOG_LEVEL": "WARNING",
         }
         cmd = [sys.executable, "-m", "service.cli", "serve", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--workers", str(args.workers)]
+        cmd += ["--port", str(port), "--workers", str(workers)]
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_healthy(url, proc)
-            figures = asyncio.run(bench(url, key, args, psutil.Process(proc.pid)))
+            yield url, key, psutil.Process(proc.pid)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-            if args.queue.startswith("redis"):
+            if queue.startswith("redis"):
                 import redis  # noqa: PLC0415
 
-                r = redis.Redis.from_url(args.queue)
+                r = redis.Redis.from_url(queue)
                 for k in r.scan_iter(match=f"{prefix}*", count=1000):
                     r.delete(k)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queue", default="sqlite", help="sqlite or redis://…")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--uploads", type=int, default=320, help="uploads measured")
+    parser.add_argument("--upload-mb", type=int, default=5)
+    parser.add_argument("--gets", type=int, default=8000, help="GET requests measured")
+    parser.add_argument("--workers", type=int, default=0, help="embedded workers in serve")
+    args = parser.parse_args()
+
+    with running_server(args.queue, args.workers) as (url, key, server):
+        figures = asyncio.run(bench(url, key, args, server))
     figures["setup"] = {
         "queue": args.queue.split("://")[0],
         "load_avg_1m_after": round(os.getloadavg()[0], 2),

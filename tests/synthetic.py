@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import MIRROR, NUM_LANDMARKS
+from service.pipeline.landmarks import L_ANKLE, MIRROR, NUM_LANDMARKS, R_ANKLE
 
 F64 = npt.NDArray[np.float64]
 
@@ -287,6 +287,17 @@ def walk_in(kp: Keypoints, seconds: float, distance_px: float) -> Keypoints:
     shift = np.clip(1 - kp.t_s / seconds, 0, 1) * distance_px
     lm[..., 0] -= shift[:, None].astype(np.float32)
     lm[lm[..., 0] < 0] = np.nan
+    return Keypoints.build(lm, fps=kp.fps, width=kp.width, height=kp.height, t_s=kp.t_s)
+
+
+def approach(kp: Keypoints, t0: float, t1: float, size: tuple[float, float]) -> Keypoints:
+    """The person walks towards (size grows) or away from the camera between ``t0`` and ``t1``:
+    drawn ``size[0]`` times as big before, ``size[1]`` times after, about their feet."""
+    lm = kp.landmarks.copy()
+    k = np.interp(kp.t_s, [t0, t1], size)[:, None]
+    feet = np.nanmedian(lm[:, [L_ANKLE, R_ANKLE], :2], axis=1)
+    for axis in (0, 1):
+        lm[..., axis] = feet[:, None, axis] + (lm[..., axis] - feet[:, None, axis]) * k
     return Keypoints.build(lm, fps=kp.fps, width=kp.width, height=kp.height, t_s=kp.t_s)
 
 

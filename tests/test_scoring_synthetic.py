@@ -6,11 +6,25 @@ and is judged on 3D ground truth instead (tests/test_scoring_harness.py).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from service.pipeline.keypoints import Keypoints
 from service.pipeline.landmarks import L_ANKLE, L_HEEL, L_TOE, R_ANKLE, R_HEEL, R_TOE
 from service.pipeline.scoring import SCORER_VERSION, score_keypoints
-from tests.synthetic import RepSpec, hide, make_squats, mirror, resample, transform, walk_in
+from service.pipeline.scoring.body import body_geometry
+from service.pipeline.scoring.cleanup import clean
+from service.pipeline.scoring.reps import height_signal
+from tests.synthetic import (
+    RepSpec,
+    approach,
+    hide,
+    make_squats,
+    mirror,
+    resample,
+    transform,
+    walk_in,
+)
 
 GOOD = (-35.0, -35.0)  # knees pushed out over the toes
 CAVE = (15.0, 15.0)  # knees well inside
@@ -189,6 +203,43 @@ def test_walking_into_frame_then_squatting() -> None:
     kp, _ = make_squats([RepSpec()] * 3, lead_s=3.0, noise_px=1.0)
     res = score_keypoints(walk_in(kp, 2.5, 600.0))
     assert res.rep_count == 3
+
+
+@pytest.mark.parametrize(
+    ("when", "size"),
+    [("after", (1.0, 1.4)), ("before", (0.7, 1.0)), ("after", (1.0, 0.7))],
+    ids=["walks-up-after", "walks-up-before", "steps-back-after"],
+)
+def test_walking_towards_or_away_from_the_camera_keeps_depth(
+    when: str, size: tuple[float, float]
+) -> None:
+    # The scale comes from the longest leg seen on both sides of a frame: a person who
+    # comes nearer before or after the set must not shrink the set's depth.
+    kp, _ = make_squats([RepSpec(drop=0.5)] * 3, lead_s=3.0, tail_s=3.0, noise_px=1.0)
+    a = score_keypoints(kp)
+    end = float(kp.t_s[-1])
+    t0, t1 = (end - 2.5, end - 0.5) if when == "after" else (0.5, 2.5)
+    b = score_keypoints(approach(kp, t0, t1, size))
+    assert b.rep_count == a.rep_count == 3
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        assert rb.depth.hip_drop_leg == pytest.approx(ra.depth.hip_drop_leg, abs=0.03)
+
+
+def test_clip_ending_at_the_bottom_keeps_the_past_scale() -> None:
+    # The clip ends 2.5 s into a pause at the bottom of the third rep: the frames there have
+    # only foreshortened legs ahead of them, so their scale must come from before, or the
+    # held bottom would read as standing.
+    reps = [RepSpec(drop=0.5)] * 2 + [RepSpec(drop=0.5, pause_bottom_s=3.0)]
+    kp, _ = make_squats(reps, tail_s=0.0, noise_px=1.0)
+    cut = int(np.searchsorted(kp.t_s, kp.t_s[-1] - 2.1))  # end - top pause - up - 0.5 s
+    short = Keypoints.build(
+        kp.landmarks[:cut], fps=kp.fps, width=kp.width, height=kp.height, t_s=kp.t_s[:cut]
+    )
+    leg = body_geometry(clean(short)).leg
+    assert leg[-1] == pytest.approx(leg[0], rel=0.03)
+    h = height_signal(body_geometry(clean(short)), short.fps)
+    assert h[-1] == pytest.approx(0.5, abs=0.05)
+    assert score_keypoints(short).rep_count == 2
 
 
 def test_feet_out_of_frame_still_counts_reps_but_not_knee_cave() -> None:

@@ -27,12 +27,14 @@ from service.pipeline.scoring.cleanup import Cleaned, Points, interpolate_short_
 
 F64 = npt.NDArray[np.float64]
 
-# Window for the running leg-length estimate. The 2D leg is foreshortened at
-# the bottom of a front-view squat, so the scale is a running maximum over 6 s
-# (+-3 s: a standing frame is within reach from the bottom of all but very
-# slow reps), then median-smoothed. Shorter than a whole clip so that walking
-# towards the camera or a zoom does not shrink the scale of earlier reps.
-SCALE_WINDOW_S = 6.0
+# Reach of the running leg-length estimate, each side of a frame. The 2D leg is
+# foreshortened at the bottom of a front-view squat, so the scale at a frame is
+# the longest the leg was within SCALE_REACH_S before it *and* within
+# SCALE_REACH_S after it (the smaller of the two maxima, then median-smoothed):
+# a rep has a standing frame on each side, and a person walking towards the
+# camera (or a zoom) after the rep, or before it, lengthens one side only, so
+# it never shrinks the scale of the rep. 4 s covers a slow tempo squat.
+SCALE_REACH_S = 4.0
 # Thigh (hip-knee) share of the hip-knee-ankle length (anthropometry: ~0.5).
 THIGH_FRACTION = 0.5
 
@@ -51,10 +53,25 @@ def pair_mid(xy: Points, a: int, b: int) -> F64:
     return out
 
 
-def running_max(a: F64, window: int) -> F64:
-    """NaN-aware running maximum (NaN only where the whole window is NaN)."""
+def running_max(a: F64, reach: int) -> F64:
+    """The smaller of the NaN-aware maxima over the ``reach`` frames up to and from each frame.
+
+    A length that only foreshortens (never reads longer than it is) gets its true
+    value back where it was seen whole on both sides; a real change of scale on
+    one side (the person came nearer) is ignored until it holds on both. A side
+    cut short by the clip's start or end is no evidence (the clip may start or
+    end mid-squat): the other side decides there, and the larger of the two
+    where both are cut short. NaN only where both sides are all NaN.
+    """
+    n = max(reach, 0) + 1
     filled = np.where(np.isfinite(a), a, -np.inf)
-    out = maximum_filter1d(filled, size=max(window, 1), mode="nearest")
+    past = maximum_filter1d(filled, size=n, origin=(n - 1) // 2, mode="nearest")
+    future = maximum_filter1d(filled, size=n, origin=-(n // 2), mode="nearest")
+    idx = np.arange(a.size)
+    full_past = np.where(idx >= reach, past, np.inf)
+    full_future = np.where(idx < a.size - reach, future, np.inf)
+    out = np.minimum(full_past, full_future)
+    out = np.where(np.isinf(out) & (out > 0), np.maximum(past, future), out)
     return np.where(np.isfinite(out), out, np.nan)
 
 
@@ -82,8 +99,7 @@ def body_geometry(c: Cleaned) -> Body:
     # frame (a common phone framing): thigh and shank are about equal in length.
     leg_raw = np.fmax(leg_l, leg_r)
     leg_raw = np.where(np.isfinite(leg_raw), leg_raw, thigh / THIGH_FRACTION)
-    window = round(SCALE_WINDOW_S * c.fps)
-    leg = running_max(leg_raw, window)
+    leg = running_max(leg_raw, round(SCALE_REACH_S * c.fps))
     # The running max is biased up by single-frame spikes; a median over ~1 s removes them.
     # The scale changes slowly: take the median at ~10 samples/s and interpolate back.
     step = max(1, round(c.fps / 10))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from service.pipeline.scoring.body import SCALE_WINDOW_S, running_max
+from service.pipeline.scoring.body import SCALE_REACH_S, running_max
 from service.pipeline.scoring.cleanup import Cleaned
 from service.pipeline.scoring.frames import ANKLE, HEEL, HIP, KNEE, TOE
 from service.pipeline.scoring.phases import I64, gather, row_quantile
@@ -116,12 +116,12 @@ def segment_lengths(thigh: F64, shank: F64, fps: float) -> tuple[F64, F64]:
     running maximum of each, completed by the standing thigh/shank ratio (both
     vertical there, so foreshortened alike), recovers both.
     """
-    window = round(SCALE_WINDOW_S * fps)
-    mt = np.stack([running_max(thigh[:, s], window) for s in (0, 1)], axis=1)
-    ms = np.stack([running_max(shank[:, s], window) for s in (0, 1)], axis=1)
+    reach = round(SCALE_REACH_S * fps)
+    mt = np.stack([running_max(thigh[:, s], reach) for s in (0, 1)], axis=1)
+    ms = np.stack([running_max(shank[:, s], reach) for s in (0, 1)], axis=1)
     total = thigh + shank
     standing = total >= STANDING_LEG * np.stack(
-        [running_max(total[:, s], window) for s in (0, 1)], axis=1
+        [running_max(total[:, s], reach) for s in (0, 1)], axis=1
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(standing, thigh / shank, np.nan)

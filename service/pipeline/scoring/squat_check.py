@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.pipeline.landmarks import L_ANKLE, L_KNEE, R_ANKLE, R_KNEE
-from service.pipeline.scoring.body import SCALE_WINDOW_S, THIGH_FRACTION, Body, running_max
+from service.pipeline.scoring.body import SCALE_REACH_S, THIGH_FRACTION, Body, running_max
 from service.pipeline.scoring.cleanup import Cleaned
 from service.pipeline.scoring.phases import RepFrames, agg, spread
 from service.pipeline.scoring.reps import Rep
@@ -59,9 +59,9 @@ def knee_height_diff(c: Cleaned, body: Body) -> F64:
     ankle is hidden, the knees' plain height difference.
     """
     xy = c.xy
-    window = round(SCALE_WINDOW_S * c.fps)
+    reach = round(SCALE_REACH_S * c.fps)
     rel = [
-        (xy[a] - xy[k])[:, 1] / running_max(np.linalg.norm(xy[a] - xy[k], axis=1), window)
+        (xy[a] - xy[k])[:, 1] / running_max(np.linalg.norm(xy[a] - xy[k], axis=1), reach)
         for a, k in ((L_ANKLE, L_KNEE), (R_ANKLE, R_KNEE))
     ]
     own = (rel[0] - rel[1]) * THIGH_FRACTION * body.leg
