@@ -130,7 +130,8 @@ def test_recheck_restarts_a_drifted_roi_but_not_onto_someone_else() -> None:
     _run(tracker, 3)
     # Tracking drifted 0.2 of the ROI up the body; the detector still sees the hips.
     tracker._roi = Roi(360.0, 400.0 - 0.2 * 500, 500.0, 0.0)
-    _run(tracker, tracker.recheck_frames + 1)
+    tracker._since_check = tracker.recheck_frames - 1  # the next frame is a check
+    _run(tracker, 1)
     assert tracker.stats.restarts == 1
     # Now the only detection is another person, far away: tracking is kept.
     det.people = [(HIP + FAR, HEAD + FAR)]
