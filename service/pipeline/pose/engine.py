@@ -41,7 +41,7 @@ from service.pipeline.pose.roi import Roi
 from service.pipeline.pose.tracking import PoseTracker, TrackerStats
 
 # Bump when a change to pre/post-processing changes the output (cache keys use it).
-ENGINE_VERSION = "7"
+ENGINE_VERSION = "8"
 # MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate,
 # and its One Euro filters run on that clock; so do ours (see docs/pose.md).
 MEDIAPIPE_FRAME_STEP_S = 1.0 / 30.0

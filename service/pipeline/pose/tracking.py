@@ -21,10 +21,11 @@ stays high. Three checks, none of which changes a frame MediaPipe tracks well
   HOLD_S, while a fresh detection needs the face, which plates and crops hide.
 - *Recheck*: every RECHECK_S the detector also runs while tracking, and the
   detection nearest the tracked ROI (the same person, not the most confident
-  one) is compared with it; when their hip centres lie more than RECHECK_SHIFT
-  of the ROI apart (but less than SAME_PERSON_SHIFT: farther is someone else) or
-  their sizes differ by more than RECHECK_SCALE, tracking restarts from the
-  detection. After a loss the detection nearest the last accepted ROI is taken.
+  one) is compared with the ROI this frame's landmarks give; when their hip
+  centres lie more than RECHECK_SHIFT of the ROI apart (but less than
+  SAME_PERSON_SHIFT: farther is someone else) or their sizes differ by more
+  than RECHECK_SCALE, the frame is redone on the detection and tracking
+  restarts from it. After a loss the detection nearest the last accepted ROI is taken.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ BGRImage = npt.NDArray[np.uint8]
 
 RECHECK_S = 0.5
 RECHECK_SHIFT = 0.15  # hip centres apart, fraction of the tracked ROI's side
-RECHECK_SCALE = 1.6  # sides differ by more than this factor
+RECHECK_SCALE = 2.0  # sides differ by more than this factor (a deep squat alone: up to ~1.7)
 SAME_PERSON_SHIFT = 0.4  # a detection farther than this is someone else
 MIN_SHANK_RATIO = 0.5
 MIN_PRESENCE = 0.6
@@ -120,6 +121,7 @@ class PoseTracker:
         self._good: Roi | None = None  # the last accepted frame's ROI...
         self._since_good = 0  # ... this many frames ago
         self._since_check = 0
+        self._check: Roi | None = None  # this frame's detection of the tracked person
         self._detected_now = False
         self._shanks: deque[float] = deque(maxlen=PLAUSIBLE_HISTORY)
 
@@ -131,9 +133,12 @@ class PoseTracker:
         """The crop for this frame: tracked from the last one, else from a fresh detection."""
         self._since_good += 1
         self._detected_now = self._roi is None
-        roi = self._roi if self._roi is None else self._maybe_recheck(image, self._roi)
+        self._check = None
+        roi = self._roi
         if roi is None:
             roi = self._detect(image)
+        else:
+            self._check = self._maybe_recheck(image, roi)
         if roi is None or not roi.is_usable():
             self.reset()
             self._used = None
@@ -150,22 +155,38 @@ class PoseTracker:
             return _nearest(rois, self._good)  # the person we had, not the most confident one
         return rois[0]
 
-    def _maybe_recheck(self, image: BGRImage, roi: Roi) -> Roi:
+    def _maybe_recheck(self, image: BGRImage, roi: Roi) -> Roi | None:
+        """Every RECHECK_S, the detection nearest the tracked ROI (None otherwise)."""
         if not (self.checks and roi.is_usable()):
-            return roi
+            return None
         self._since_check += 1
         if self._since_check < self.recheck_frames:
-            return roi
+            return None
         self._since_check = 0
         self.stats.rechecks += 1
         rois = _rois(self.detector(image))
-        found = _nearest(rois, roi) if rois else None
-        if found is None or not disagrees(roi, found):
-            return roi
+        return _nearest(rois, roi) if rois else None
+
+    def _restart(self, image: BGRImage, result: RoiLandmarks) -> tuple[RoiLandmarks, Roi] | None:
+        """The pose on this frame's detection, if it and the tracked pose disagree.
+
+        Compared on the same frame: the ROI the landmarks themselves give (not the
+        one predicted from the last frame, which lags a fast squat at a low frame
+        rate) against the detector's.
+        """
+        check = self._check
+        if check is None:
+            return None
+        seen = roi_from_points(result.aux[0, :2], result.aux[1, :2])
+        if not disagrees(seen, check):
+            return None
+        retry = self.landmark_model([(image, check)])[0]
+        if not self._acceptable(retry):
+            return None
         self.stats.restarts += 1
         self.smoother.reset()
         self._detected_now = True
-        return found
+        return retry, check
 
     def _acceptable(self, result: RoiLandmarks) -> bool:
         if not result.pose_score > self.min_tracking_confidence:
@@ -192,6 +213,8 @@ class PoseTracker:
                 self.reset()
                 return None
             result, used = held
+        elif restarted := self._restart(image, result):
+            result, used = restarted
         if math.isfinite(shank := shank_px(result.landmarks)):
             self._shanks.append(shank)
         self._good, self._since_good = used, 0
