@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,14 @@ async def one_job(client: httpx.AsyncClient, clip: Path) -> dict[str, Any]:
     wait = time.perf_counter() - accepted
     if job["status"] != "succeeded":
         raise SystemExit(f"{clip.name}: {job['status']} {job.get('error')}")
-    return {"clip": clip.name, "wait_s": wait, "reps": job["result"]["rep_count"]}
+    stamp = {k: datetime.fromisoformat(job[k]) for k in ("created_at", "started_at", "finished_at")}
+    return {
+        "clip": clip.name,
+        "wait_s": wait,
+        "queued_s": (stamp["started_at"] - stamp["created_at"]).total_seconds(),
+        "run_s": (stamp["finished_at"] - stamp["started_at"]).total_seconds(),
+        "reps": job["result"]["rep_count"],
+    }
 
 
 async def measure(
@@ -132,13 +140,16 @@ def main() -> int:
             "p50_s": round(percentile(waits, 50), 2),
             "p95_s": round(percentile(waits, 95), 2),
             "max_s": round(max(waits), 2),
+            "queued_p50_s": round(percentile([j["queued_s"] for j in jobs], 50), 2),
+            "worker_p50_s": round(percentile([j["run_s"] for j in jobs], 50), 2),
             "load_avg_1m": round(os.getloadavg()[0], 2),
         }
         report["runs"].append(run)
         print(
             f"{workers} worker(s), {workers} upload(s) at a time, {len(jobs)} jobs of "
             f"{args.seconds:g} s 1080x1920: 202 -> result p50 {run['p50_s']} s, "
-            f"p95 {run['p95_s']} s, max {run['max_s']} s",
+            f"p95 {run['p95_s']} s, max {run['max_s']} s (server: queued p50 "
+            f"{run['queued_p50_s']} s, worker p50 {run['worker_p50_s']} s)",
             flush=True,
         )
     print(json.dumps(report))

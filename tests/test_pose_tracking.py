@@ -88,7 +88,8 @@ def test_disagreement_rule() -> None:
     assert not disagrees(tracked, near)
     assert disagrees(tracked, drifted)
     assert not disagrees(tracked, other)  # someone else: keep tracking
-    assert disagrees(tracked, Roi(360.0, 400.0, 900.0, 0.0))  # scale jump
+    assert disagrees(tracked, Roi(360.0, 400.0, 1100.0, 0.0))  # scale jump
+    assert not disagrees(tracked, Roi(360.0, 400.0, 300.0, 0.0))  # the box at a deep squat
 
 
 def test_collapsed_pose_is_dropped_and_held_on_the_last_good_roi() -> None:
