@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return worker_command(args)
     if cmd == "keys":
-        from service.tenants import keys_command
+        from service.tenants_cli import keys_command
 
         return keys_command(args)
     if cmd == "pose":

@@ -1,4 +1,4 @@
-"""Tenants and their API keys: format, hashing, the KeyStore seam and `kneecave keys`.
+"""Tenants and their API keys: format, hashing and the KeyStore seam (`kneecave keys`: tenants_cli).
 
 A key reads `kc_<key id>_<secret>`. Only sha256(secret) is stored (the secret
 has 256 random bits, so a slow hash adds nothing); lookups go by key id and the
@@ -8,17 +8,12 @@ its webhooks (it has to be kept in clear to sign).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import hashlib
 import hmac
 import secrets
-import sys
 import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
-
-from service.config import Settings
 
 KEY_PREFIX = "kc"
 DEV_TENANT = "dev"
@@ -99,39 +94,3 @@ async def ensure_dev_key(store: KeyStore) -> NewKey | None:
     for key in keys:
         await store.revoke(key.id, now)
     return await create_key(store, DEV_TENANT, dev=True)
-
-
-# --- `kneecave keys` --------------------------------------------------------------
-
-
-async def _keys(args: argparse.Namespace, settings: Settings) -> int:
-    from service.jobs.backends import open_backends  # noqa: PLC0415 (import cycle)
-
-    async with open_backends(settings) as backends:
-        store = backends.keys
-        if args.keys_command == "create":
-            new = await create_key(store, args.tenant)
-            # The one place secrets are shown: stdout of the command that made them.
-            print(f"key id:          {new.key_id}")
-            print(f"tenant:          {new.tenant}")
-            print(f"api key:         {new.api_key}")
-            print(f"webhook secret:  {new.webhook_secret}")
-            print("Store the API key now: only its hash is kept.", file=sys.stderr)
-            return 0
-        if args.keys_command == "list":
-            for k in await store.list_keys():
-                state = "revoked" if k.revoked_at is not None else ("dev" if k.dev else "active")
-                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k.created_at))
-                print(f"{k.id}\t{k.tenant}\t{state}\t{created}")
-            return 0
-        if args.keys_command == "revoke":
-            if await store.revoke(args.key_id, time.time()):
-                print(f"revoked {args.key_id}")
-                return 0
-            print(f"no such key: {args.key_id}", file=sys.stderr)
-            return 1
-    raise AssertionError(args.keys_command)
-
-
-def keys_command(args: argparse.Namespace) -> int:
-    return asyncio.run(_keys(args, Settings()))

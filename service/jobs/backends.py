@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from service.api.ratelimit import RateLimiter
 from service.config import Settings
 from service.errors import KneecaveError
 from service.jobs.base import JobBackend
+from service.ratelimit import RateLimiter
 from service.tenants import KeyStore
 
 
@@ -47,9 +47,9 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
     attempts, retention_s = settings.max_attempts, settings.result_retention_s
     poll_s = min(0.2, settings.poll_s)
     if backend_kind(settings.queue) == "sqlite":
-        from service.api.ratelimit import MemoryRateLimiter  # noqa: PLC0415
         from service.jobs.sqlite import Database, SqliteJobBackend  # noqa: PLC0415
         from service.jobs.sqlite_keys import SqliteKeyStore  # noqa: PLC0415
+        from service.ratelimit import MemoryRateLimiter  # noqa: PLC0415
 
         db = Database(sqlite_path(settings))
         try:
@@ -67,9 +67,9 @@ async def open_backends(settings: Settings) -> AsyncIterator[Backends]:
         from redis.asyncio import Redis  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - the [redis] extra is missing
         raise KneecaveError("a redis:// queue needs `pip install 'kneecave[redis]'`") from exc
-    from service.api.ratelimit import RedisRateLimiter  # noqa: PLC0415
     from service.jobs.redis import RedisJobBackend  # noqa: PLC0415
     from service.jobs.redis_keys import RedisKeyStore  # noqa: PLC0415
+    from service.ratelimit import RedisRateLimiter  # noqa: PLC0415
 
     client = Redis.from_url(settings.queue, decode_responses=True)
     prefix = settings.redis_prefix

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from service.api.schemas import JobPublic
 from service.jobs.model import Job, JobStatus
+from service.jobs.public import JobPublic
 from service.logs import bind
 from service.webhooks import WebhookSender
 from service.worker.handler import WorkerContext

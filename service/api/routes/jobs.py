@@ -13,10 +13,11 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from service.api.deps import BlobsDep, JobsDep, SettingsDep, TenantDep
 from service.api.problems import problem_responses
-from service.api.schemas import Exercise, JobList, JobPublic, View
+from service.api.schemas import JobList
 from service.api.upload import UploadInfo, receive_video
 from service.errors import InvalidRequestError, NotFoundError, RateLimitedError
 from service.jobs.model import Job
+from service.jobs.public import Exercise, JobPublic, View
 from service.webhooks import validate_webhook_url
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

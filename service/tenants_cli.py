@@ -1,0 +1,47 @@
+"""`kneecave keys create|list|revoke`: API keys in the configured backend.
+
+Kept apart from service.tenants (the key format and the KeyStore seam, which the
+job backends implement) because it opens the backends: tenants sits below jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from service.config import Settings
+from service.jobs.backends import open_backends
+from service.tenants import create_key
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    async with open_backends(settings) as backends:
+        store = backends.keys
+        if args.keys_command == "create":
+            new = await create_key(store, args.tenant)
+            # The one place secrets are shown: stdout of the command that made them.
+            print(f"key id:          {new.key_id}")
+            print(f"tenant:          {new.tenant}")
+            print(f"api key:         {new.api_key}")
+            print(f"webhook secret:  {new.webhook_secret}")
+            print("Store the API key now: only its hash is kept.", file=sys.stderr)
+            return 0
+        if args.keys_command == "list":
+            for k in await store.list_keys():
+                state = "revoked" if k.revoked_at is not None else ("dev" if k.dev else "active")
+                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(k.created_at))
+                print(f"{k.id}\t{k.tenant}\t{state}\t{created}")
+            return 0
+        if args.keys_command == "revoke":
+            if await store.revoke(args.key_id, time.time()):
+                print(f"revoked {args.key_id}")
+                return 0
+            print(f"no such key: {args.key_id}", file=sys.stderr)
+            return 1
+    raise AssertionError(args.keys_command)
+
+
+def keys_command(args: argparse.Namespace) -> int:
+    return asyncio.run(_keys(args, Settings()))
