@@ -45,6 +45,10 @@ class Settings(BaseSettings):
 
     # Input limits
     max_upload_bytes: int = Field(200 * 1024 * 1024, ge=1)
+    # POST /v1/score/keypoints: ~1.3 KB of JSON per frame, so 32 MiB holds the 18,000
+    # frames of a 5-minute clip at 60 fps; at most this many bodies are parsed at once.
+    max_keypoints_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    keypoints_concurrency: int = Field(2, ge=1)
     max_duration_s: float = Field(300.0, gt=0)
     max_pixels: int = Field(3840 * 2160, ge=1)
 

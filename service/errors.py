@@ -36,6 +36,14 @@ class VideoTooLongError(VideoError):
     title = "Video too long"
 
 
+class RequestTooLargeError(KneecaveError):
+    """A request body over its limit (413), refused before or while it is read."""
+
+    code = "too_large"
+    status = 413
+    title = "Request too large"
+
+
 class VideoTooLargeError(VideoError):
     code = "too_large"
     status = 413

@@ -16,11 +16,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
 from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics
+from service.api.schemas import KeypointsIn
 from service.config import Settings
 from service.jobs.backends import open_backends
 from service.logs import bind
@@ -105,6 +107,16 @@ async def _embedded_workers(
         await task
 
 
+def _with_schemas(spec: dict[str, Any], *models: type[BaseModel]) -> dict[str, Any]:
+    """Add request bodies that routes read themselves (FastAPI only sees parameters)."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return spec
+
+
 def create_app(
     settings: Settings,
     *,
@@ -149,7 +161,8 @@ def create_app(
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = problem_openapi(FastAPI.openapi(app))
+            spec = problem_openapi(FastAPI.openapi(app))
+            app.openapi_schema = _with_schemas(spec, KeypointsIn)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

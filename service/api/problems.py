@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.errors import KneecaveError, RateLimitedError, UnauthorizedError, VideoTooLargeError
+from service.errors import (
+    KneecaveError,
+    RateLimitedError,
+    RequestTooLargeError,
+    UnauthorizedError,
+    VideoTooLargeError,
+)
 
 log = logging.getLogger("kneecave.api")
 PROBLEM_JSON = "application/problem+json"
@@ -79,7 +85,7 @@ async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer realm="kneecave"'
-    if isinstance(exc, VideoTooLargeError):
+    if isinstance(exc, VideoTooLargeError | RequestTooLargeError):
         # The rest of the body is unread: without this uvicorn would drain (discard) it
         # all before the client could see the 413. Closing makes the refusal early.
         headers["Connection"] = "close"

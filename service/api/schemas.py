@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.jobs.public import JobPublic, View
+from service.pipeline.keypoints import MAX_FPS
 
 
 class JobList(BaseModel):
@@ -22,7 +23,21 @@ class Health(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict)
 
 
-class KeypointsIn(BaseModel):
+# Larger than any camera's frame (16K video is 15360 px wide); bounds what is echoed back.
+MAX_FRAME_SIDE = 16384
+
+
+class KeypointsMeta(BaseModel):
+    """The small fields of a keypoints body (the arrays are parsed apart, into numpy)."""
+
+    fps: float = Field(gt=0, le=MAX_FPS)
+    width: int = Field(gt=0, le=MAX_FRAME_SIDE, description="upright frame width, px")
+    height: int = Field(gt=0, le=MAX_FRAME_SIDE, description="upright frame height, px")
+    t_s: list[float] | None = Field(None, description="frame timestamps (s), increasing")
+    view: View = View.AUTO
+
+
+class KeypointsIn(KeypointsMeta):
     """Landmarks from on-device pose: (T, 33, 5|4|3) = x_px, y_px, z, visibility, presence."""
 
     model_config = ConfigDict(
@@ -46,8 +61,3 @@ class KeypointsIn(BaseModel):
     world: list[list[list[float | None]]] | None = Field(
         None, description="optional T × 33 × 3 world landmarks (m, hip-centred)"
     )
-    fps: float = Field(gt=0)
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    t_s: list[float] | None = Field(None, description="frame timestamps (s), increasing")
-    view: View = View.AUTO
