@@ -14,6 +14,7 @@ from redis.asyncio.client import Pipeline, Redis
 
 from service.errors import IdempotencyConflictError
 from service.jobs.backends import Backends, open_backends
+from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job, JobError, JobStatus
 from service.tenants import authenticate, create_key, ensure_dev_key
 from tests.service_support import make_env
@@ -109,6 +110,26 @@ async def test_concurrent_duplicates_with_one_key_make_one_job(
     assert len({job.id for job, _ in out}) == 1
     assert sum(created for _, created in out) == 1
     assert await jobs.active_count("acme") == 1
+
+
+async def test_active_limit_holds_under_concurrent_submits(backends: Backends) -> None:
+    jobs = backends.jobs
+    kept, _ = await jobs.submit(new_job(key="first"), "first", max_active=3)
+
+    async def one() -> bool:
+        try:
+            await jobs.submit(new_job(), None, max_active=3)
+        except ActiveLimitReachedError:
+            return False
+        return True
+
+    accepted = await asyncio.gather(*(one() for _ in range(16)))
+    assert sum(accepted) == 2  # 3 with the first
+    assert await jobs.active_count("acme") == 3
+    # A replay of a keyed request is still answered at the limit, another tenant is free.
+    replay, created = await jobs.submit(new_job(key="first"), "first", max_active=3)
+    assert (replay.id, created) == (kept.id, False)
+    assert (await jobs.submit(new_job(tenant="beta"), None, max_active=3))[1]
 
 
 async def test_find_by_idempotency_key(backends: Backends) -> None:

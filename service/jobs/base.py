@@ -22,6 +22,12 @@ from service.errors import IdempotencyConflictError
 from service.jobs.model import Job, JobError, JobStatus, Lease
 
 Mutation = Callable[[Job], Job | None]
+
+
+class ActiveLimitReachedError(Exception):
+    """The tenant has as many queued or running jobs as it may (the API answers 429)."""
+
+
 # Buckets (seconds) of the job-duration histogram kept in the backend for /metrics.
 DURATION_BUCKETS_S: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600)
 
@@ -30,7 +36,9 @@ DURATION_BUCKETS_S: tuple[float, ...] = (1, 2, 5, 10, 30, 60, 120, 300, 600)
 class JobStore(Protocol):
     """Job records: create (idempotent per tenant+key), read, list, cancel, delete."""
 
-    async def submit(self, job: Job, idempotency_key: str | None) -> tuple[Job, bool]: ...
+    async def submit(
+        self, job: Job, idempotency_key: str | None, *, max_active: int | None = None
+    ) -> tuple[Job, bool]: ...
     async def get(self, job_id: str, tenant: str | None = None) -> Job | None: ...
     async def find_by_idempotency_key(self, tenant: str, key: str) -> Job | None: ...
     async def list_jobs(self, tenant: str, offset: int, limit: int) -> list[Job]: ...
@@ -88,9 +96,17 @@ class JobBackend(ABC):
         self.on_give_up: Callable[[Job], None] | None = None
 
     # --- JobStore --------------------------------------------------------
-    async def submit(self, job: Job, idempotency_key: str | None) -> tuple[Job, bool]:
-        """Store and enqueue ``job``; with a key, a replay returns the first job (created=False)."""
-        stored = await self._insert(job, idempotency_key)
+    async def submit(
+        self, job: Job, idempotency_key: str | None, *, max_active: int | None = None
+    ) -> tuple[Job, bool]:
+        """Store and enqueue ``job``; with a key, a replay returns the first job (created=False).
+
+        With ``max_active``, raise ActiveLimitReached instead when the tenant already has
+        that many queued or running jobs, checked in the same atomic step as the insert
+        (a replay is still answered). A count before the insert would let concurrent
+        uploads all pass it.
+        """
+        stored = await self._insert(job, idempotency_key, max_active)
         if stored.id != job.id:
             if stored.request_hash != job.request_hash:
                 raise IdempotencyConflictError(
@@ -267,8 +283,9 @@ class JobBackend(ABC):
 
     # --- storage primitives ----------------------------------------------
     @abstractmethod
-    async def _insert(self, job: Job, idempotency_key: str | None) -> Job:
-        """Store ``job``; if the tenant already used the key for a live job, return that job."""
+    async def _insert(self, job: Job, idempotency_key: str | None, max_active: int | None) -> Job:
+        """Store ``job``; if the tenant already used the key for a live job, return that job;
+        else if the tenant has ``max_active`` active jobs, raise ActiveLimitReached."""
 
     @abstractmethod
     async def _load(self, job_id: str) -> Job | None: ...

@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError, WatchError
 
-from service.jobs.base import DURATION_BUCKETS_S, JobBackend, Mutation
+from service.jobs.base import DURATION_BUCKETS_S, ActiveLimitReachedError, JobBackend, Mutation
 from service.jobs.model import ACTIVE, Job, JobStatus, Lease
 
 GROUP = "workers"
@@ -90,25 +90,29 @@ class RedisJobBackend(JobBackend):
         if new.expires_at is not None:
             pipe.zadd(self.k.expiry, {new.id: new.expires_at})
 
-    async def _insert(self, job: Job, idempotency_key: str | None) -> Job:
+    async def _insert(self, job: Job, idempotency_key: str | None, max_active: int | None) -> Job:
         await self._ensure_group()
         idem = None if idempotency_key is None else self.k.idempotency(job.tenant, idempotency_key)
+        active = self.k.active(job.tenant)
         # Key, record and queue entry in one MULTI: a job is never stored without its
         # delivery, and a concurrent duplicate never sees the key before the job exists.
+        # The tenant's active set is watched too: two uploads cannot both take the last slot.
         async with self.r.pipeline(transaction=True) as pipe:
             while True:
                 try:
+                    await pipe.watch(active, *([idem] if idem is not None else []))
                     if idem is not None:
-                        await pipe.watch(idem)
                         existing_id = await pipe.get(idem)
                         existing = await self._load(existing_id) if existing_id else None
                         if existing is not None:
                             await pipe.unwatch()
                             return existing
-                        pipe.multi()
+                    if max_active is not None and await pipe.scard(active) >= max_active:
+                        await pipe.unwatch()
+                        raise ActiveLimitReachedError(job.tenant)
+                    pipe.multi()
+                    if idem is not None:
                         pipe.set(idem, job.id)  # unused, or the earlier job is gone
-                    else:
-                        pipe.multi()
                     self._stage(pipe, None, job)
                     pipe.xadd(self.k.stream, {"job_id": job.id})
                     await pipe.execute()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from service.jobs.base import DURATION_BUCKETS_S, JobBackend, Mutation
+from service.jobs.base import DURATION_BUCKETS_S, ActiveLimitReachedError, JobBackend, Mutation
 from service.jobs.model import Job, JobStatus, Lease
 
 T = TypeVar("T")
@@ -128,6 +128,14 @@ def _row_values(job: Job) -> tuple[str, str, float, float | None, float | None, 
     )
 
 
+def _active(conn: sqlite3.Connection, tenant: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM jobs WHERE tenant = ? AND status IN (?, ?)",
+        (tenant, JobStatus.QUEUED.value, JobStatus.PROCESSING.value),
+    ).fetchone()
+    return int(row[0])
+
+
 def _write(conn: sqlite3.Connection, job: Job) -> None:
     status, tenant, created, lease, expires, idem, data = _row_values(job)
     conn.execute(
@@ -152,8 +160,9 @@ class SqliteJobBackend(JobBackend):
         super().__init__(max_attempts=max_attempts, retention_s=retention_s, poll_s=poll_s)
         self.db = db
 
-    async def _insert(self, job: Job, idempotency_key: str | None) -> Job:
+    async def _insert(self, job: Job, idempotency_key: str | None, max_active: int | None) -> Job:
         def insert(conn: sqlite3.Connection) -> Job:
+            # One BEGIN IMMEDIATE transaction: the count and the insert cannot interleave.
             if idempotency_key is not None:
                 row = conn.execute(
                     "SELECT data FROM jobs WHERE tenant = ? AND idem_key = ?",
@@ -161,6 +170,8 @@ class SqliteJobBackend(JobBackend):
                 ).fetchone()
                 if row is not None:
                     return Job.model_validate_json(row["data"])
+            if max_active is not None and _active(conn, job.tenant) >= max_active:
+                raise ActiveLimitReachedError(job.tenant)
             _write(conn, job)
             return job
 
@@ -203,14 +214,7 @@ class SqliteJobBackend(JobBackend):
         await self.db.run(lambda c: c.execute("DELETE FROM jobs WHERE id = ?", (job.id,)))
 
     async def _active_count(self, tenant: str) -> int:
-        row = await self.db.run(
-            lambda c: c.execute(
-                "SELECT count(*) FROM jobs WHERE tenant = ? AND status IN (?, ?)",
-                (tenant, JobStatus.QUEUED.value, JobStatus.PROCESSING.value),
-            ).fetchone(),
-            write=False,
-        )
-        return int(row[0])
+        return await self.db.run(lambda c: _active(c, tenant), write=False)
 
     async def _status_counts(self) -> dict[JobStatus, int]:
         rows = await self.db.run(

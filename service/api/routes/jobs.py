@@ -16,6 +16,7 @@ from service.api.problems import problem_responses
 from service.api.schemas import JobList
 from service.api.upload import UploadInfo, receive_video
 from service.errors import InvalidRequestError, NotFoundError, RateLimitedError
+from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job
 from service.jobs.public import Exercise, JobPublic, View
 from service.webhooks import validate_webhook_url
@@ -120,12 +121,16 @@ async def create_job(
     earlier = None
     if idempotency_key is not None:
         earlier = await jobs.find_by_idempotency_key(tenant, idempotency_key)
-    if earlier is None and await jobs.active_count(tenant) >= settings.max_active_jobs_per_tenant:
-        raise RateLimitedError(
-            f"at most {settings.max_active_jobs_per_tenant} jobs may be queued or running",
-            retry_after_s=settings.retry_after_s * 5,
-            code="too_many_active_jobs",
-        )
+    limit = settings.max_active_jobs_per_tenant
+    too_many = RateLimitedError(
+        f"at most {limit} jobs may be queued or running",
+        retry_after_s=settings.retry_after_s * 5,
+        code="too_many_active_jobs",
+    )
+    # Cheap early refusal before the upload; the authoritative check is atomic with the
+    # insert (submit's max_active), after it.
+    if earlier is None and await jobs.active_count(tenant) >= limit:
+        raise too_many
     job_id = f"job_{uuid.uuid4().hex}"
     upload = await receive_video(request, blobs, job_id, settings.max_upload_bytes)
     try:
@@ -151,7 +156,10 @@ async def create_job(
             idempotency_key=idempotency_key,
             request_hash=options.digest(upload),
         )
-        stored, created = await jobs.submit(job, idempotency_key)
+        stored, created = await jobs.submit(job, idempotency_key, max_active=limit)
+    except ActiveLimitReachedError:
+        await blobs.delete(job_id)
+        raise too_many from None
     except BaseException:
         await blobs.delete(job_id)
         raise
