@@ -120,8 +120,9 @@ class Proc:
 
 
 class Server(Proc):
-    def __init__(self, env: Env, tmp: Path, **overrides: Any) -> None:
-        self.port = free_port()
+    def __init__(self, env: Env, tmp: Path, port: int | None = None, **overrides: Any) -> None:
+        # A given port lets a restarted server keep its clients' URL.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         name = f"serve-{self.port}.log"
         super().__init__(
