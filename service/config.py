@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -49,8 +50,15 @@ class Settings(BaseSettings):
     # frames of a 5-minute clip at 60 fps; at most this many bodies are parsed at once.
     max_keypoints_bytes: int = Field(32 * 1024 * 1024, ge=1)
     keypoints_concurrency: int = Field(2, ge=1)
+    # A body that sends nothing for this long is dropped (408) and its partial file removed.
+    upload_idle_timeout_s: float = Field(30.0, gt=0)
     max_duration_s: float = Field(300.0, gt=0)
     max_pixels: int = Field(3840 * 2160, ge=1)
+    # What a job may decode, whatever its duration says: 5 minutes at 240 fps, and
+    # frames x pixels of 5 minutes of 4K at 60 fps (= 1080p at 240 fps). Slow motion is
+    # accepted and analysed at analysis_fps; a 1000 fps file of tiny frames is not.
+    max_frames: int = Field(300 * 240, ge=1)
+    max_decode_pixels: float = Field(300 * 60 * 3840 * 2160, gt=0)
 
     # Server and workers
     host: str = "127.0.0.1"
@@ -61,6 +69,18 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)
     result_retention_s: float = Field(7 * 24 * 3600.0, gt=0)
     sweep_interval_s: float = Field(60.0, gt=0)
+    # A job's time limit: base + per frame × the frames analysed (after decimation to
+    # analysis_fps), so heartbeats cannot keep a hung decode alive. The per-frame
+    # default is ~15x the CPU rate measured (docs/performance.md): a 300 s clip gets 38 min.
+    job_deadline_base_s: float = Field(60.0, gt=0)
+    job_deadline_per_frame_s: float = Field(0.25, ge=0)
+    # After a deadline, the time the analysis thread gets to stop; one stuck past it
+    # (blocked inside a C call) makes the worker exit (status 4) to be restarted.
+    stuck_grace_s: float = Field(30.0, gt=0)
+    # `kneecave worker` rewrites this status file every few seconds; `kneecave worker
+    # --check` reads it (k8s probes). One per container: not on a shared volume.
+    worker_health_file: Path = Path(tempfile.gettempdir()) / "kneecave-worker.json"
+    worker_health_stale_s: float = Field(30.0, gt=0, description="--check: max file age")
 
     # The demo page; absent in an image built without web/.
     web_dir: Path = REPO_DIR / "web"

@@ -36,12 +36,36 @@ class VideoTooLongError(VideoError):
     title = "Video too long"
 
 
+class RequestTimeoutError(KneecaveError):
+    """The client stopped sending the body (no data for the idle timeout)."""
+
+    code = "request_timeout"
+    status = 408
+    title = "Request body timed out"
+
+
+class ClientDisconnectedError(KneecaveError):
+    """The client closed the connection before the body was complete; nobody reads
+    the answer, but the access log shows it for what it is."""
+
+    code = "client_disconnected"
+    status = 400
+    title = "Client disconnected"
+
+
 class RequestTooLargeError(KneecaveError):
     """A request body over its limit (413), refused before or while it is read."""
 
     code = "too_large"
     status = 413
     title = "Request too large"
+
+
+class TooManyFramesError(VideoTooLongError):
+    """More frames (or frames x pixels) than a job may decode, whatever the duration."""
+
+    code = "too_many_frames"
+    title = "Too many frames"
 
 
 class VideoTooLargeError(VideoError):

@@ -4,6 +4,9 @@ only look like videos, and answers that must not leak the server's paths."""
 
 from __future__ import annotations
 
+import json
+import socket
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +17,7 @@ import pytest
 from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload
 
 ACTIVE_LIMIT = 8
+IDLE_S = 1.0
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
@@ -23,7 +27,13 @@ def deployment(
     tmp = tmp_path_factory.mktemp(f"abuse-{request.param}")
     with make_env(request.param, tmp) as env:
         key = env.create_key("acme").api_key
-        server = Server(env, tmp, workers=0, max_active_jobs_per_tenant=ACTIVE_LIMIT)
+        server = Server(
+            env,
+            tmp,
+            workers=0,
+            max_active_jobs_per_tenant=ACTIVE_LIMIT,
+            upload_idle_timeout_s=IDLE_S,
+        )
         yield server, env, key
         server.stop()
 
@@ -64,3 +74,57 @@ def test_upload_still_works(deployment: tuple[Server, Env, str]) -> None:
     server, _, key = deployment
     with server.client(key) as c:
         assert upload(c).status_code == 202
+
+
+def _upload_head(key: str, length: int) -> bytes:
+    return (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: video/mp4\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+def _partials(env: Env) -> list[Path]:
+    return list((env.data_dir / "blobs" / ".partial").glob("*"))
+
+
+def _wait_no_partials(env: Env, timeout: float = 5.0) -> list[Path]:
+    deadline = time.monotonic() + timeout
+    while _partials(env) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _partials(env)
+
+
+def test_client_dropping_mid_upload_is_not_a_server_error(
+    deployment: tuple[Server, Env, str],
+) -> None:
+    server, env, key = deployment
+    body = SHORT_CLIP.read_bytes()
+    before = server.log()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(_upload_head(key, len(body)) + body[: len(body) // 2])
+        time.sleep(0.3)  # the server is mid-body
+    assert _wait_no_partials(env) == []
+    time.sleep(0.3)
+    new = server.log()[len(before) :]
+    assert "Traceback" not in new
+    assert '"status": 500' not in new
+    with server.client(key) as c:
+        assert c.get("/healthz").status_code == 200
+
+
+def test_stalled_upload_times_out_with_408(deployment: tuple[Server, Env, str]) -> None:
+    server, env, key = deployment
+    body = SHORT_CLIP.read_bytes()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(_upload_head(key, len(body)) + body[:1000])
+        start = time.monotonic()
+        answer = sock.recv(65536)
+        waited = time.monotonic() - start
+        while more := sock.recv(65536):  # Connection: close ends the answer
+            answer += more
+    head, _, problem = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"application/problem+json" in head
+    assert json.loads(problem)["code"] == "request_timeout"
+    assert IDLE_S * 0.9 <= waited < IDLE_S + 3
+    assert _wait_no_partials(env) == []

@@ -1,4 +1,4 @@
-"""The POST /v1/score/keypoints body, read with a bound and parsed straight into numpy.
+"""The POST /v1/score/keypoints body parsed straight into numpy.
 
 A 10-minute clip's landmarks are ~25 MB of JSON. Parsed the usual way
 (pydantic, json.loads) they become three million Python floats: ~800 MB of
@@ -6,8 +6,8 @@ RSS, half of it kept by the allocator after the request. ijson's C parser
 streams the body instead, one frame (33 × k values) at a time into float32, so
 the memory a request costs is the body plus the arrays (~5 bytes per value).
 
-`read_body` runs on the event loop (it only awaits chunks, refusing past the
-limit); `parse_keypoints` is CPU work for a worker thread.
+`parse_keypoints` is CPU work for a worker thread (the body is read, bounded, by
+`service.api.body.read_body`).
 """
 
 from __future__ import annotations
@@ -21,27 +21,13 @@ import ijson
 import numpy as np
 import numpy.typing as npt
 from pydantic import ValidationError
-from starlette.requests import Request
 
 from service.api.schemas import KeypointsMeta
-from service.errors import InvalidRequestError, KeypointsError, RequestTooLargeError
+from service.errors import InvalidRequestError, KeypointsError
 from service.pipeline.landmarks import NUM_LANDMARKS
 
 F32 = npt.NDArray[np.float32]
 _META = frozenset(KeypointsMeta.model_fields)
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The whole body, refused (413) as soon as it is known to exceed ``max_bytes``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise RequestTooLargeError(f"the body ({declared} bytes) exceeds {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise RequestTooLargeError(f"the body exceeds {max_bytes} bytes")
-    return bytes(body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service.errors import (
     KneecaveError,
     RateLimitedError,
+    RequestTimeoutError,
     RequestTooLargeError,
     UnauthorizedError,
     VideoTooLargeError,
@@ -85,7 +86,7 @@ async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = str(exc.retry_after_s)
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer realm="kneecave"'
-    if isinstance(exc, VideoTooLargeError | RequestTooLargeError):
+    if isinstance(exc, VideoTooLargeError | RequestTooLargeError | RequestTimeoutError):
         # The rest of the body is unread: without this uvicorn would drain (discard) it
         # all before the client could see the 413. Closing makes the refusal early.
         headers["Connection"] = "close"

@@ -17,6 +17,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from service.api.body import body_chunks
 from service.errors import InvalidRequestError, UnsupportedMediaError, VideoTooLargeError
 from service.storage.base import BlobStore
 
@@ -137,10 +138,10 @@ class _MultipartVideo:
 
 
 async def _multipart_chunks(
-    request: Request, mp: _MultipartVideo, max_bytes: int
+    body: AsyncIterator[bytes], mp: _MultipartVideo, max_bytes: int
 ) -> AsyncIterator[bytes]:
     received = 0
-    async for chunk in request.stream():
+    async for chunk in body:
         # The framing counts too: a chunked body could otherwise pad the parts without end.
         received += len(chunk)
         if received > max_bytes + MULTIPART_SLACK:
@@ -179,9 +180,12 @@ def check_declared_length(request: Request, max_bytes: int) -> None:
         raise VideoTooLargeError(f"the upload ({declared} bytes) exceeds {max_bytes} bytes")
 
 
-async def receive_video(request: Request, blobs: BlobStore, key: str, max_bytes: int) -> UploadInfo:
+async def receive_video(
+    request: Request, blobs: BlobStore, key: str, max_bytes: int, idle_s: float
+) -> UploadInfo:
     """Store the request's video under ``key``; form fields come back in ``fields``."""
     check_declared_length(request, max_bytes)
+    body = body_chunks(request, idle_s)
     content_type = request.headers.get("content-type", "")
     info = UploadInfo()
     mp: _MultipartVideo | None = None
@@ -191,9 +195,9 @@ async def receive_video(request: Request, blobs: BlobStore, key: str, max_bytes:
         if not boundary:
             raise InvalidRequestError("multipart/form-data without a boundary")
         mp = _MultipartVideo(boundary)
-        chunks = _multipart_chunks(request, mp, max_bytes)
+        chunks = _multipart_chunks(body, mp, max_bytes)
     elif content_type.startswith(RAW_TYPES):
-        chunks = request.stream()
+        chunks = body
     else:
         raise UnsupportedMediaError(
             "send multipart/form-data with a `video` part, or the raw video with a video/*"

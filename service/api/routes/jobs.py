@@ -132,7 +132,9 @@ async def create_job(
     if earlier is None and await jobs.active_count(tenant) >= limit:
         raise too_many
     job_id = f"job_{uuid.uuid4().hex}"
-    upload = await receive_video(request, blobs, job_id, settings.max_upload_bytes)
+    upload = await receive_video(
+        request, blobs, job_id, settings.max_upload_bytes, settings.upload_idle_timeout_s
+    )
     try:
         options = _options(upload, view, exercise, webhook_url)
         hook = options.webhook_url

@@ -13,8 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from service.api.body import read_body
 from service.api.deps import SettingsDep, TenantDep
-from service.api.keypoints_body import parse_keypoints, read_body
+from service.api.keypoints_body import parse_keypoints
 from service.api.problems import problem_responses
 from service.errors import UnsupportedMediaError
 from service.pipeline.keypoints import Keypoints
@@ -71,6 +72,6 @@ async def score_landmarks(
     content_type = request.headers.get("content-type", "application/json")
     if not content_type.startswith("application/json"):
         raise UnsupportedMediaError("send the keypoints as application/json")
-    raw = await read_body(request, settings.max_keypoints_bytes)
+    raw = await read_body(request, settings.max_keypoints_bytes, settings.upload_idle_timeout_s)
     async with _slots(request, settings.keypoints_concurrency):
         return await asyncio.to_thread(_score, raw)
