@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from service.errors import VideoError, VideoTooLargeError, VideoTooLongError
+from service.config import Settings
+from service.errors import TooManyFramesError, VideoError, VideoTooLargeError, VideoTooLongError
+from service.jobs.model import JobError
 from service.pipeline import video
 from tests.clips import clip_path, manifest, reference_path
 
@@ -130,6 +132,33 @@ def test_stride_keeps_every_nth_frame_with_its_time(tmp_path: Path, decoder: str
         np.testing.assert_array_equal(f.image, every[3 * f.index].image)
 
 
+def test_frame_count_and_decode_budget_bound_the_work(tmp_path: Path) -> None:
+    # 600 frames at 1000 fps: 0.6 s, tiny, and still 600 frames to decode.
+    path = tmp_path / "fast.mp4"
+    _write_video(path, 600, fps=1000.0)
+    info = video.probe(path, max_frames=600, max_decode_pixels=600 * 64 * 48)
+    assert info.frame_count == 600
+    with pytest.raises(TooManyFramesError) as exc:
+        video.probe(path, max_frames=599)
+    assert exc.value.code == "too_many_frames"
+    with pytest.raises(TooManyFramesError):
+        video.probe(path, max_decode_pixels=600 * 64 * 48 - 1)
+    # A container that understates its frames is caught while decoding.
+    with pytest.raises(TooManyFramesError):
+        list(video.decode(info, max_frames=100))
+    # Decimated to 30 fps: 18 frames analysed of 600.
+    stride = video.analysis_stride(info.fps, 30.0)
+    assert len(list(video.decode(info, stride=stride))) == math.ceil(600 / stride) == 18
+
+
+def test_default_limits_take_slow_motion_and_4k60() -> None:
+    s = Settings()
+    for fps, (w, h) in ((240, (1920, 1080)), (60, (3840, 2160))):
+        frames = int(s.max_duration_s * fps)
+        assert frames <= s.max_frames
+        assert frames * w * h <= s.max_decode_pixels
+
+
 def test_prefetcher_yields_in_order_and_stops_early(tmp_path: Path) -> None:
     path = tmp_path / "ok.mp4"
     _write_video(path, 40)
@@ -219,8 +248,20 @@ def test_truncated_copy_of_real_clip(tmp_path: Path, keep: float) -> None:
     data = src.read_bytes()
     path = tmp_path / "cut.mp4"
     path.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(VideoError):
+    with pytest.raises(VideoError) as exc:
         _probe_and_decode(path)
+    assert str(tmp_path) not in exc.value.detail  # FFmpeg quotes the path; we must not
+
+
+def test_job_errors_never_carry_server_paths() -> None:
+    detail = "x: cannot open (Invalid data: '/srv/kneecave/data/blobs/job_1') at /opt/m/a.onnx"
+    clean = JobError(code="video_unreadable", detail=detail).detail
+    assert "/srv" not in clean
+    assert "/opt" not in clean
+    assert "job_1" in clean
+    assert "a.onnx" in clean
+    for keep in ("fps 30/1", "https://example.com/a/b", "1/2 of the frames"):
+        assert JobError(code="x", detail=keep).detail == keep
 
 
 def test_truncated_stream_with_index_up_front(tmp_path: Path) -> None:

@@ -6,11 +6,12 @@ lives here (saq's `job.py`), so SQLite and Redis cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class JobStatus(StrEnum):
@@ -43,9 +44,21 @@ class IllegalTransitionError(Exception):
     """A status change the table above does not allow (a bug, never user input)."""
 
 
+# An absolute path (two or more segments) in a message: the server's directories.
+_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s/'\"]+/)+([^\s/'\"]*)")
+
+
 class JobError(BaseModel):
+    """What a failed job tells its client: a stable code and a human message, never a
+    path on the server (a decoder or model message may quote one)."""
+
     code: str
     detail: str
+
+    @field_validator("detail")
+    @classmethod
+    def _no_server_paths(cls, detail: str) -> str:
+        return _ABS_PATH.sub(lambda m: m.group(1) or "…", detail)
 
 
 class Job(BaseModel):

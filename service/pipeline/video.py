@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from service.errors import VideoError, VideoTooLargeError, VideoTooLongError
+from service.errors import TooManyFramesError, VideoError, VideoTooLargeError, VideoTooLongError
 
 Decoder = Literal["opencv", "pyav"]
 BGRImage = npt.NDArray[np.uint8]
@@ -67,15 +67,23 @@ def probe(
     *,
     max_duration_s: float = math.inf,
     max_pixels: int | None = None,
+    max_frames: int | None = None,
+    max_decode_pixels: float | None = None,
 ) -> VideoInfo:
-    """Read metadata, validate limits and pick the decoder, raising VideoError."""
+    """Read metadata, validate limits and pick the decoder, raising VideoError.
+
+    Duration and frame size alone do not bound the work: a 64x64 file at 1000 fps
+    holds 300,000 frames in 5 minutes. ``max_frames`` caps the frames decoded and
+    ``max_decode_pixels`` the frames x pixels (decoding costs per pixel); both are
+    checked on the packet count here and again while decoding.
+    """
     p = Path(path)
     if not p.is_file():
         raise VideoError(f"{p.name}: no such file")
     try:
         container = av.open(str(p))
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise VideoError(f"{p.name}: not a readable video ({exc})") from exc
+        raise VideoError(f"{p.name}: not a readable video ({_reason(exc)})") from exc
     with container:
         fmt = container.format.name
         # Cover art in a music file is a one-picture "video" stream: not a video.
@@ -114,6 +122,16 @@ def probe(
         raise VideoTooLongError(
             f"{p.name}: {duration_s:.1f} s exceeds the limit of {max_duration_s:g} s"
         )
+    if max_frames is not None and frame_count > max_frames:
+        raise TooManyFramesError(
+            f"{p.name}: {frame_count} frames ({fps:.0f} fps) exceed the limit of {max_frames}"
+        )
+    if max_decode_pixels is not None and frame_count * stored_w * stored_h > max_decode_pixels:
+        raise TooManyFramesError(
+            f"{p.name}: {frame_count} frames of {stored_w}x{stored_h} exceed the decoding"
+            f" budget ({max_decode_pixels:.3g} pixels); send a shorter clip or a lower"
+            " frame rate or resolution"
+        )
     width, height = (stored_h, stored_w) if rotation in (90, 270) else (stored_w, stored_h)
     decoder: Decoder = "pyav" if full_range or not _opencv_can_decode(p) else "opencv"
     return VideoInfo(p, fmt, codec, fps, frame_count, width, height, rotation, duration_s, decoder)
@@ -130,7 +148,11 @@ def analysis_stride(fps: float, target_fps: float) -> int:
 
 
 def decode(
-    info: VideoInfo, *, max_duration_s: float = math.inf, stride: int = 1
+    info: VideoInfo,
+    *,
+    max_duration_s: float = math.inf,
+    stride: int = 1,
+    max_frames: int | None = None,
 ) -> Iterator[Frame]:
     """Yield upright frames with timestamps; raise VideoError on a zero-frame/truncated stream.
 
@@ -148,6 +170,9 @@ def decode(
             raise VideoTooLongError(
                 f"{info.path.name}: longer than the limit of {max_duration_s:g} s"
             )
+        if max_frames is not None and count * stride >= max_frames:
+            # The container understated its frames (probe checked the packet count).
+            raise TooManyFramesError(f"{info.path.name}: more than {max_frames} frames")
         if image.shape[1] != info.width or image.shape[0] != info.height:
             raise VideoError(
                 f"{info.path.name}: frame {count} is {image.shape[1]}x{image.shape[0]}, "
@@ -176,6 +201,7 @@ class FramePrefetcher:
         self._frames = frames
         self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._ended = False  # the end (or the decoder's error) was handed out
         self._thread = threading.Thread(target=self._run, name="frame-decoder", daemon=True)
         self._thread.start()
 
@@ -199,14 +225,29 @@ class FramePrefetcher:
         return False
 
     def __iter__(self) -> Iterator[Frame]:
-        while True:
-            item = self._queue.get()
-            if item is self._DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, Frame)
-            yield item
+        while (frame := self.next()) is not None:
+            yield frame
+
+    def next(self, timeout_s: float | None = None) -> Frame | None:
+        """The next frame (None at the end), re-raising the decoder's error.
+
+        With ``timeout_s``, raises TimeoutError when no frame came in time, so the
+        consumer can decide to stop: a decoder hung inside FFmpeg never answers.
+        """
+        if self._ended:
+            return None
+        try:
+            item = self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            raise TimeoutError(f"no frame decoded within {timeout_s} s") from None
+        if item is self._DONE:
+            self._ended = True
+            return None
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        assert isinstance(item, Frame)
+        return item
 
     def close(self) -> None:
         self._stop.set()
@@ -260,7 +301,7 @@ def _decode_pyav(info: VideoInfo, stride: int) -> Iterator[tuple[BGRImage, float
     try:
         container = av.open(str(info.path))
     except av.error.FFmpegError as exc:
-        raise VideoError(f"{info.path.name}: cannot open ({exc})") from exc
+        raise VideoError(f"{info.path.name}: cannot open ({_reason(exc)})") from exc
     with container:
         stream = next(v for v in container.streams.video if not _is_still(v))
         stream.thread_type = "AUTO"
@@ -274,6 +315,13 @@ def _decode_pyav(info: VideoInfo, stride: int) -> Iterator[tuple[BGRImage, float
             # A corrupt packet mid-stream ends the video; decode() decides if that is truncation.
             if not isinstance(exc, av.error.EOFError):
                 return
+
+
+def _reason(exc: Exception) -> str:
+    """FFmpeg's message without the file name it quotes (the server's path)."""
+    if isinstance(exc, av.error.FFmpegError) and exc.strerror:
+        return str(exc.strerror)
+    return type(exc).__name__
 
 
 def _rotate(image: BGRImage, clockwise: int) -> BGRImage:
