@@ -24,6 +24,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=None, help="embedded workers (0 = API only)")
     worker = sub.add_parser("worker", help="run workers only (shared queue, e.g. Redis)")
     worker.add_argument("--concurrency", type=int, default=1, help="jobs processed at once")
+    worker.add_argument(
+        "--check",
+        nargs="?",
+        const="ready",
+        choices=["ready", "live"],
+        help="probe the worker running here instead of starting one: exit 0 if it is ready "
+        "(models warmed up; the default) or live (running, not failed)",
+    )
 
     # --- keys (tenants) ---
     keys = sub.add_parser("keys", help="manage API keys")
@@ -61,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from service.server import serve_command
 
         return serve_command(args)
+    if cmd == "worker" and args.check:
+        from service.worker.health import check_command  # light: probes run it often
+
+        return check_command(args.check)
     if cmd == "worker":
         from service.worker.main import worker_command
 

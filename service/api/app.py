@@ -7,7 +7,6 @@ Nothing is built at import time: the lifespan opens the backends chosen by
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
+from service.api.middleware import HeadAsGet, SecurityHeaders
 from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics
 from service.api.schemas import KeypointsIn
@@ -28,9 +28,8 @@ from service.jobs.backends import open_backends
 from service.logs import bind
 from service.storage.local import LocalBlobStore
 from service.webui import mount_web
-from service.worker.handler import Analyzer
-from service.worker.main import load_analyzer, sweeping, worker_context
-from service.worker.runner import Worker
+from service.worker.embedded import embedded_workers as run_embedded_workers
+from service.worker.main import PipelineLoader, load_pipeline, sweeping
 
 log = logging.getLogger("kneecave.api")
 
@@ -83,30 +82,6 @@ class AccessLog:
                 )
 
 
-@contextlib.asynccontextmanager
-async def _embedded_workers(
-    app: FastAPI, settings: Settings, count: int, analyze: Analyzer | None
-) -> AsyncIterator[None]:
-    ready = asyncio.Event()
-    app.state.workers_ready = ready
-    stop = asyncio.Event()
-
-    async def run() -> None:
-        # Loading the pipeline takes a while: the API answers (readyz: warming up) meanwhile.
-        analyzer = analyze if analyze is not None else await asyncio.to_thread(load_analyzer)
-        worker = Worker(worker_context(settings, app.state.backends, analyzer), count)
-        app.state.worker = worker
-        ready.set()
-        await worker.run(stop)
-
-    task = asyncio.create_task(run())
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-
-
 def _with_schemas(spec: dict[str, Any], *models: type[BaseModel]) -> dict[str, Any]:
     """Add request bodies that routes read themselves (FastAPI only sees parameters)."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
@@ -121,7 +96,7 @@ def create_app(
     settings: Settings,
     *,
     embedded_workers: int = 0,
-    analyze: Analyzer | None = None,
+    load: PipelineLoader = load_pipeline,
     sweep: bool = True,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
@@ -133,8 +108,9 @@ def create_app(
             if sweep:
                 await stack.enter_async_context(sweeping(settings, backends))
             if embedded_workers > 0:
-                await stack.enter_async_context(
-                    _embedded_workers(app, settings, embedded_workers, analyze)
+                # /readyz reads this: ready once the pipeline is loaded and warmed up.
+                app.state.worker_health = await stack.enter_async_context(
+                    run_embedded_workers(settings, backends, embedded_workers, load)
                 )
             log.info("api ready", extra={"backend": backends.kind, "workers": embedded_workers})
             yield
@@ -145,6 +121,11 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        # FastAPI's /docs and /redoc pull scripts from a CDN onto the API's origin, where
+        # the demo page keeps an API key (and they are blank offline): the spec is served
+        # at /openapi.json for any viewer or SDK generator instead.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "jobs", "description": "Video analysis jobs"},
             {"name": "scoring", "description": "Synchronous scoring of landmarks"},
@@ -157,6 +138,8 @@ def create_app(
     for module in (jobs, keypoints, account, health, metrics):
         app.include_router(module.router)
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
 
     def openapi() -> dict[str, Any]:

@@ -1,50 +1,73 @@
-"""analyze_video(path) → result JSON: pose (PoseEngine) then scoring. The story of the system.
+"""VideoAnalyzer: video → result JSON, pose (PoseEngine) then scoring. The story of the system.
 
-One PoseEngine per process (model sessions are expensive to build), shared by
-the worker's job threads without a lock: its per-video state (tracker, filters,
-decoder) is local to each ``process_video`` call and ONNX Runtime sessions are
-thread-safe. So ``--concurrency N`` runs N videos at once, and with landmark
-batching (on with cuda) their landmark calls share batches.
+Built from the Settings its owner was given and nothing else: ``load`` builds the
+ONNX sessions, ``warmup`` runs each model once, then it analyses videos. One per
+process (sessions are expensive), shared by the worker's job threads without a
+lock: per-video state (tracker, filters, decoder) is local to each call and ONNX
+Runtime sessions are thread-safe. So ``--concurrency N`` runs N videos at once,
+and with landmark batching (on with cuda) their landmark calls share batches.
 """
 
 from __future__ import annotations
 
-import threading
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from service.config import get_settings
+from service.config import Settings
 from service.errors import Canceled
+from service.pipeline import video
 from service.pipeline.pose import PoseEngine, ProcessingStoppedError
 from service.pipeline.scoring import score_keypoints
 
-_build_lock = threading.Lock()  # only so two first jobs don't both build the engine
-_engine: PoseEngine | None = None
 
+class VideoAnalyzer:
+    def __init__(self, engine: PoseEngine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
 
-def _get_engine() -> PoseEngine:
-    global _engine  # noqa: PLW0603 - the process-wide engine, built on first use
-    with _build_lock:
-        if _engine is None:
-            _engine = PoseEngine.from_settings(get_settings())
-        return _engine
+    @classmethod
+    def load(cls, settings: Settings) -> VideoAnalyzer:
+        """Build the model sessions; ModelError if a model is missing, corrupt or the
+        device unusable."""
+        return cls(PoseEngine.from_settings(settings))
 
+    def warmup(self) -> None:
+        """Run each model once (ModelError if it cannot run): the analyzer is ready after."""
+        self.engine.warmup()
 
-def analyze_video(
-    path: Path,
-    *,
-    view: str = "auto",
-    progress: Callable[[float], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> dict[str, Any]:
-    """The result JSON for one video; raises KneecaveError subclasses (Canceled when
-    ``should_stop()`` turned True)."""
-    engine = _get_engine()
-    try:
-        kp = engine.process_video(path, progress=progress, should_stop=should_stop)
-    except ProcessingStoppedError as exc:
-        raise Canceled(str(exc)) from exc
-    pose_model = engine.version
-    result = score_keypoints(kp, view=view, pose_model=pose_model)  # type: ignore[arg-type]
-    return result.model_dump(mode="json")
+    def close(self) -> None:
+        self.engine.close()
+
+    def analysed_frames(self, path: Path) -> int:
+        """Frames the pose engine will analyse (after decimation to ``analysis_fps``),
+        from the container's metadata; raises VideoError like the analysis would."""
+        s = self.settings
+        info = video.probe(
+            path,
+            max_duration_s=s.max_duration_s,
+            max_pixels=s.max_pixels,
+            max_frames=s.max_frames,
+            max_decode_pixels=s.max_decode_pixels,
+        )
+        frames = info.frame_count or round(info.duration_s * info.fps)
+        return math.ceil(frames / video.analysis_stride(info.fps, s.analysis_fps))
+
+    def __call__(
+        self,
+        path: Path,
+        *,
+        view: str = "auto",
+        progress: Callable[[float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """The result JSON for one video; raises KneecaveError subclasses (Canceled when
+        ``should_stop()`` turned True, ModelError when inference itself failed)."""
+        engine = self.engine
+        try:
+            kp = engine.process_video(path, progress=progress, should_stop=should_stop)
+        except ProcessingStoppedError as exc:
+            raise Canceled(str(exc)) from exc
+        result = score_keypoints(kp, view=view, pose_model=engine.version)  # type: ignore[arg-type]
+        return result.model_dump(mode="json")

@@ -2,7 +2,10 @@
 
 Failures are data: a KneecaveError becomes `{code, detail}` on the failed job;
 an unexpected exception becomes `internal_error` (and is logged with its
-traceback). The video is deleted as soon as the job has ended, however it ended.
+traceback). A job past its deadline (base + per analysed frame, from the probe)
+fails as `timeout`. A ModelError is not the job's fault (a missing model, a
+broken device): the job goes back to the queue and the worker stops
+(WorkerFatalError). The video is deleted as soon as the job has ended.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from service.config import Settings
 from service.errors import Canceled, KneecaveError, ModelError
@@ -22,18 +26,31 @@ from service.jobs.model import Job, JobError, JobStatus, Lease
 from service.logs import bind
 from service.storage.base import BlobStore
 from service.tenants import KeyStore
+from service.worker.job_run import DeadlineExceededError, Run
 
 log = logging.getLogger("kneecave.worker")
 
-StopReason = Literal["shutdown", "ended", "lost"]
+# Exit statuses of `kneecave worker` when it stops itself (see WorkerFatalError).
+EXIT_PIPELINE_UNAVAILABLE = 3  # a model or the device cannot run here
+EXIT_STUCK = 4  # an analysis thread ignored its deadline and cannot be killed
 
 
 class WorkerFatalError(Exception):
-    """The pipeline cannot run here (model missing, device broken): the job goes back to
-    the queue and the worker exits, so it is restarted or replaced (TGI's fail-fast)."""
+    """The worker must stop: the pipeline cannot run here (model missing, device broken)
+    or a thread is wedged. Its job is already back in the queue (or failed as `timeout`);
+    the process exits with ``exit_code`` so it is restarted or replaced (TGI's fail-fast)."""
+
+    def __init__(self, detail: str, exit_code: int = EXIT_PIPELINE_UNAVAILABLE) -> None:
+        super().__init__(detail)
+        self.exit_code = exit_code
 
 
 class Analyzer(Protocol):
+    """The pipeline as the worker sees it (service.pipeline.analyze.VideoAnalyzer), loaded
+    and warmed up before the worker claims anything."""
+
+    def analysed_frames(self, path: Path) -> int: ...
+
     def __call__(
         self,
         path: Path,
@@ -54,21 +71,6 @@ class WorkerContext:
     blobs: BlobStore
     analyze: Analyzer
     worker_id: str
-
-
-class Run:
-    """State shared by the analysis thread, the heartbeat task and the drain logic.
-    Plain attribute writes are atomic under the GIL, which is all the thread needs."""
-
-    def __init__(self) -> None:
-        self.progress: float | None = None
-        self.stop: StopReason | None = None
-
-    def should_stop(self) -> bool:
-        return self.stop is not None
-
-    def report(self, fraction: float) -> None:
-        self.progress = fraction
 
 
 Outcome = tuple[JobStatus, dict[str, Any] | None, JobError | None]
@@ -101,10 +103,22 @@ async def _analyze(ctx: WorkerContext, job: Job, run: Run) -> Outcome:
     path = ctx.blobs.local_path(job.blob_key)
     if not await ctx.blobs.exists(job.blob_key):
         return JobStatus.FAILED, None, JobError(code="video_missing", detail="upload not found")
+    s, frames = ctx.settings, 0
+    run.extend_deadline(s.job_deadline_base_s)  # covers the probe, then grows with the video
     try:
-        result = await asyncio.to_thread(
+        frames = await run.call(partial(ctx.analyze.analysed_frames, path))
+        run.extend_deadline(s.job_deadline_per_frame_s * frames)
+        analyze = partial(
             ctx.analyze, path, view=job.view, progress=run.report, should_stop=run.should_stop
         )
+        result = await run.call(analyze)
+    except DeadlineExceededError:
+        log.warning("job past its deadline", extra={"limit_s": run.limit_s, "frames": frames})
+        detail = (
+            f"the analysis did not finish within its time limit of {run.limit_s:.1f} s"
+            f" ({frames} frames to analyse)"
+        )
+        return JobStatus.FAILED, None, JobError(code="timeout", detail=detail)
     except Canceled as exc:
         return JobStatus.CANCELED, None, JobError(code=exc.code, detail=exc.detail)
     except ModelError:
@@ -133,7 +147,7 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
             log.error(
                 "pipeline unavailable, job released: %s", exc.detail, extra={"code": exc.code}
             )
-            raise WorkerFatalError(exc.detail) from exc
+            raise WorkerFatalError(exc.detail, EXIT_PIPELINE_UNAVAILABLE) from exc
         finally:
             beat.cancel()
         if status is JobStatus.CANCELED and run.stop == "shutdown":

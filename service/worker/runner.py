@@ -4,6 +4,12 @@ Shutdown (SIGTERM): stop claiming at once; give running jobs `shutdown_grace_s`
 to finish; then ask them to stop and release them to the queue (no attempt
 spent), so another worker picks them up. Webhooks still in flight get the same
 grace.
+
+A job past its deadline is failed (`timeout`) and its slot freed once its thread
+has stopped. A thread that does not stop within `stuck_grace_s` is blocked in a
+C call and cannot be killed from Python: the worker then stops claiming and
+exits (status 4, EXIT_STUCK) so that it is restarted; the thread is a daemon and
+dies with the process.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ import contextlib
 import logging
 
 from service.jobs.model import Job, Lease
-from service.worker.handler import Run, WorkerContext, WorkerFatalError, handle
+from service.worker.handler import EXIT_STUCK, WorkerContext, WorkerFatalError, handle
+from service.worker.health import Phase, WorkerHealth
+from service.worker.job_run import Run
 from service.worker.notify import notify
 
 log = logging.getLogger("kneecave.worker")
@@ -29,7 +37,8 @@ class Worker:
         # Set when the pipeline cannot run in this process; the worker then stops.
         self.fatal: WorkerFatalError | None = None
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, health: WorkerHealth | None = None) -> None:
+        """Claim and run jobs until ``stop`` is set (or the worker fails), then drain."""
         self._stop = stop
         self.ctx.jobs.on_give_up = self._gave_up
         s = self.ctx.settings
@@ -50,6 +59,9 @@ class Worker:
                 continue
             if lease is not None:
                 self._start(lease)
+        if health is not None:
+            failed = self.fatal is not None
+            health.set(Phase.FAILED if failed else Phase.STOPPING, str(self.fatal or ""))
         await self._drain(s.shutdown_grace_s)
 
     def _start(self, lease: Lease) -> None:
@@ -58,20 +70,36 @@ class Worker:
         self.runs[task] = run
         task.add_done_callback(self.runs.pop)
 
+    @property
+    def exit_code(self) -> int:
+        """0 after a requested stop, else the fatal error's status."""
+        return 0 if self.fatal is None else self.fatal.exit_code
+
+    def _fail(self, exc: WorkerFatalError) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+        self._stop.set()
+
     async def _process(self, lease: Lease, run: Run) -> None:
         try:
             done = await handle(self.ctx, lease, run)
         except WorkerFatalError as exc:
-            self.fatal = exc
-            self._stop.set()
+            self._fail(exc)
             return
         except Exception:  # the lease lapses and the job is retried elsewhere
             log.exception("job handling failed", extra={"job_id": lease.job_id})
-            return
+            done = None
         if done is not None and done.webhook_url is not None:
             task = asyncio.create_task(notify(self.ctx, done))
             self._webhooks.add(task)
             task.add_done_callback(self._webhooks.discard)
+        # The slot stays taken while the job's thread runs (it still uses a core).
+        if run.thread_alive() and not await run.wait_thread(self.ctx.settings.stuck_grace_s):
+            log.error(
+                "analysis thread stuck past its deadline; the worker exits to be restarted",
+                extra={"job_id": lease.job_id},
+            )
+            self._fail(WorkerFatalError("analysis thread stuck", EXIT_STUCK))
 
     def _gave_up(self, job: Job) -> None:
         """A job our claim failed as `worker_lost`: its video goes and its webhook is sent."""

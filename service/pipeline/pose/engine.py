@@ -20,7 +20,7 @@ calls; each row is bit-identical to an unbatched call (tested on the CPU).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,8 @@ ENGINE_VERSION = "8"
 # MediaPipe's legacy video API stamps frames 1/30 s apart whatever the real rate,
 # and its One Euro filters run on that clock; so do ours (see docs/pose.md).
 MEDIAPIPE_FRAME_STEP_S = 1.0 / 30.0
+# How often a job waiting on the decoder asks whether it should stop.
+STOP_POLL_S = 0.1
 
 
 class ProcessingStoppedError(Exception):
@@ -68,7 +70,13 @@ class _VideoRun:
 
     def __init__(self, engine: PoseEngine, path: str | Path) -> None:
         s = engine.settings
-        self.info = video.probe(path, max_duration_s=s.max_duration_s, max_pixels=s.max_pixels)
+        self.info = video.probe(
+            path,
+            max_duration_s=s.max_duration_s,
+            max_pixels=s.max_pixels,
+            max_frames=s.max_frames,
+            max_decode_pixels=s.max_decode_pixels,
+        )
         self.stride = video.analysis_stride(self.info.fps, s.analysis_fps)
         self.fps = self.info.fps / self.stride  # the rate the keypoints come at
         self.tracker = PoseTracker(
@@ -76,9 +84,13 @@ class _VideoRun:
         )
         self.step_s = engine.smoothing_step_s
         self.prefetcher = video.FramePrefetcher(
-            video.decode(self.info, max_duration_s=s.max_duration_s, stride=self.stride)
+            video.decode(
+                self.info,
+                max_duration_s=s.max_duration_s,
+                stride=self.stride,
+                max_frames=s.max_frames,
+            )
         )
-        self._frames: Iterator[video.Frame] = iter(self.prefetcher)
         self.landmarks: list[npt.NDArray[np.float32]] = []
         self.world: list[npt.NDArray[np.float32]] = []
         self.t_s: list[float] = []
@@ -86,10 +98,21 @@ class _VideoRun:
         self.started = time.perf_counter()
         self.frame: video.Frame | None = None
 
-    def advance(self) -> video.Frame | None:
-        """Next decoded frame (None at the end); decoder errors surface here."""
-        self.frame = next(self._frames, None)
-        return self.frame
+    def advance(self, should_stop: Callable[[], bool] | None = None) -> video.Frame | None:
+        """Next decoded frame (None at the end); decoder errors surface here.
+
+        While it waits, ``should_stop`` is asked every ``STOP_POLL_S``: a decoder hung
+        in FFmpeg must not hold the job past its deadline. The decoder thread itself
+        cannot be interrupted; it is a daemon, left to end (or die with the process).
+        """
+        while True:
+            try:
+                self.frame = self.prefetcher.next(timeout_s=STOP_POLL_S)
+            except TimeoutError:
+                if should_stop is not None and should_stop():
+                    raise ProcessingStoppedError("stopped while waiting for a frame") from None
+                continue
+            return self.frame
 
     def image(self) -> video.BGRImage:
         assert self.frame is not None
@@ -183,6 +206,12 @@ class PoseEngine:
             batcher=batcher,
         )
 
+    def warmup(self) -> None:
+        """Run each model once (ModelError if it cannot run here): after this the engine
+        is ready, and the first job pays no session start-up (CUDA context, arena)."""
+        self.detector.session.warmup()
+        self.landmark_model.session.warmup()
+
     def close(self) -> None:
         """Stop the batcher thread, if any (sessions are process-wide and stay)."""
         if self.batcher is not None:
@@ -222,7 +251,7 @@ class PoseEngine:
         )
         try:
             with calling:
-                while run.advance() is not None:
+                while run.advance(should_stop) is not None:
                     if should_stop is not None and should_stop():
                         raise ProcessingStoppedError(f"stopped after {len(run.landmarks)} frames")
                     roi = run.roi()

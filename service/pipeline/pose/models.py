@@ -112,10 +112,21 @@ class ModelSession:
         return list(self._session.get_providers())
 
     def run(self, batch: Array) -> dict[str, Array]:
-        outputs = self._session.run(list(self.spec.outputs), {self.spec.input_name: batch})
+        """Named outputs for ``batch``; ModelError when ONNX Runtime fails.
+
+        Inputs are fixed-size crops, so no video can make a run fail: a failure is
+        the device or the runtime (CUDA error, out of device memory, a broken
+        provider), which the worker treats as fatal rather than as the job's fault.
+        ORT's exceptions share no base class but Exception, hence the broad catch.
+        """
+        try:
+            outputs = self._session.run(list(self.spec.outputs), {self.spec.input_name: batch})
+        except Exception as exc:
+            raise ModelError(f"{self.spec.name} failed on {self.device}: {exc}") from exc
         return dict(zip(self.spec.outputs, outputs, strict=True))
 
     def warmup(self) -> None:
+        """One inference on a blank input: the provider allocates and tunes now, not on a job."""
         size = self.spec.input_size
         self.run(np.zeros((1, size, size, 3), np.float32))
 
