@@ -13,6 +13,7 @@ import sys
 import uvicorn
 
 from service.api.app import create_app
+from service.api.protocol import ProblemHttpProtocol
 from service.config import Settings
 from service.jobs.backends import open_backends
 from service.logs import configure_logging
@@ -58,6 +59,8 @@ def serve_command(args: argparse.Namespace) -> int:
         port=settings.port,
         log_config=None,
         access_log=False,
+        server_header=False,  # no product/version banner
+        http=ProblemHttpProtocol,  # its own parse errors as problem+json too
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
     uvicorn.Server(config).run()

@@ -23,7 +23,7 @@ def mount_web(app: FastAPI, web_dir: Path | None = None) -> None:
 
     Call it after every router is included: a mount at `/` matches every path,
     so routes added after it would never be reached. Routes added before it
-    (/v1/*, /healthz, /docs, …) keep winning, and unknown paths still get the
+    (/v1/*, /healthz, /openapi.json, …) keep winning, and unknown paths still get the
     API's problem+json 404 (StaticFiles raises the same HTTPException).
     """
     web_dir = WEB_DIR if web_dir is None else web_dir

@@ -128,3 +128,81 @@ def test_stalled_upload_times_out_with_408(deployment: tuple[Server, Env, str]) 
     assert json.loads(problem)["code"] == "request_timeout"
     assert IDLE_S * 0.9 <= waited < IDLE_S + 3
     assert _wait_no_partials(env) == []
+
+
+def _raw(server: Server, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while more := sock.recv(65536):
+            answer += more
+    return answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Evil: a\x00b\r\n\r\n",
+        b"GARBAGE\r\n\r\n",
+    ],
+)
+def test_unparseable_requests_get_problem_json(
+    deployment: tuple[Server, Env, str], request_bytes: bytes
+) -> None:
+    server, _, _ = deployment
+    head, _, body = _raw(server, request_bytes).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"application/problem+json" in head.lower()
+    assert json.loads(body)["code"] == "bad_request"
+
+
+def test_security_headers_no_banner_and_head(deployment: tuple[Server, Env, str]) -> None:
+    server, _, key = deployment
+    with server.client(key) as c:
+        listed = c.get("/v1/jobs")
+        head = c.head("/v1/jobs")
+        health = c.head("/healthz")
+    assert "server" not in listed.headers
+    for name in ("x-content-type-options", "x-frame-options", "referrer-policy"):
+        assert name in listed.headers
+    assert listed.headers["cache-control"] == "no-store"
+    assert head.status_code == health.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == listed.headers["content-type"]
+
+
+def test_empty_or_blank_idempotency_key_is_refused(deployment: tuple[Server, Env, str]) -> None:
+    server, _, key = deployment
+    with server.client(key) as c:
+        for value in ("", "a b"):
+            r = upload_with_key(c, value)
+            assert r.status_code == 422, (value, r.text)
+            assert r.json()["code"] == "invalid_request"
+
+
+def upload_with_key(client: httpx.Client, key: str) -> httpx.Response:
+    with SHORT_CLIP.open("rb") as f:
+        return client.post("/v1/jobs", files={"video": f}, headers={"Idempotency-Key": key})
+
+
+def test_docs_pages_are_not_served_but_the_spec_is(deployment: tuple[Server, Env, str]) -> None:
+    server, _, _ = deployment
+    with server.client(None) as c:
+        assert c.get("/docs").status_code == 404
+        assert c.get("/redoc").status_code == 404
+        spec = c.get("/openapi.json").json()
+    body = spec["paths"]["/v1/score/keypoints"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/KeypointsIn")
+    assert "KeypointsIn" in spec["components"]["schemas"]
+
+
+def test_uploaded_videos_are_owner_only(deployment: tuple[Server, Env, str]) -> None:
+    server, env, key = deployment
+    with server.client(key) as c:
+        assert upload(c).status_code == 202
+    root = env.data_dir / "blobs"
+    assert root.stat().st_mode & 0o077 == 0
+    files = _blobs(env)
+    assert files
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files)

@@ -11,8 +11,9 @@ import httpx
 import psutil
 import pytest
 
-from service.api.upload import sniff_video
+from service.api.upload import SNIFF_BYTES, sniff_video
 from service.errors import UnsupportedMediaError
+from tests.clips import clip_path, manifest
 from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload
 
 MAX_UPLOAD = 8 * 1024 * 1024
@@ -156,6 +157,9 @@ def test_413_multipart_framing_counts_against_the_limit(client: httpx.Client) ->
         (b"ID3\x04\x00" + b"\x00" * 200, "video/mp4"),  # mp3
         (b"\x00\x00\x00\x1cftypheic" + b"\x00" * 200, "video/quicktime"),  # HEIC photo
         (b"hello", "text/plain"),
+        # A 43-byte GIF ("G" is also MPEG-TS's sync byte) and a forged ftyp box before a PNG.
+        (b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\x00" * 30, "video/mp4"),
+        (b"\x00\x00\x00\x14ftypisom\x00\x00\x02\x00isom" + b"\x89PNG\r\n\x1a\n" * 20, "video/mp4"),
     ],
 )
 def test_415_for_non_video(client: httpx.Client, content: bytes, content_type: str) -> None:
@@ -167,12 +171,8 @@ def test_415_for_non_video(client: httpx.Client, content: bytes, content_type: s
 
 
 def test_sniffer_knows_the_containers() -> None:
-    for clip in (
-        SHORT_CLIP,
-        *Path(SHORT_CLIP).parent.glob("*.webm"),
-        *Path(SHORT_CLIP).parent.glob("*.mov"),
-    ):
-        assert sniff_video(clip.read_bytes()[:64]) in {"mp4", "mov", "matroska"}
+    for clip in map(clip_path, manifest()):  # every shared clip, each container kind
+        assert sniff_video(clip.read_bytes()[:SNIFF_BYTES]) in {"mp4", "mov", "matroska"}
     with pytest.raises(UnsupportedMediaError):
         sniff_video(b"RIFF\x00\x00\x00\x00WAVEfmt ")
 

@@ -10,6 +10,7 @@ moment it passes the byte limit (413).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -24,21 +25,43 @@ from service.storage.base import BlobStore
 # Multipart framing and small form fields on top of the video itself.
 MULTIPART_SLACK = 64 * 1024
 MAX_FIELD_BYTES = 4096
-SNIFF_BYTES = 64
+# Enough for three MPEG-TS packets (188 bytes each) and the first ISO BMFF boxes.
+SNIFF_BYTES = 512
 RAW_TYPES = ("video/", "application/octet-stream")
 
 # Still images and audio that share a container with video (ISO BMFF brands).
 _NOT_VIDEO_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"mif1", b"msf1", b"M4A ", b"M4B ")
 _QT_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+_FOURCC = re.compile(rb"[A-Za-z0-9 \xa9]{4}")
+_TS_PACKET = 188
+
+
+def _boxes_chain(head: bytes) -> bool:
+    """The head parses as ISO BMFF boxes (size, four-letter type) up to where it ends.
+
+    A real `ftyp` box is followed by another box (`moov`, `mdat`, `free`, …); bytes of
+    another format after a forged `ftyp` (a PNG, a GIF) are not a box.
+    """
+    pos = 0
+    while pos + 8 <= len(head):
+        size = int.from_bytes(head[pos : pos + 4], "big")
+        if not _FOURCC.fullmatch(head[pos + 4 : pos + 8]):
+            return False
+        if size in (0, 1):  # to the end of the file / a 64-bit size follows
+            return True
+        if size < 8:
+            return False
+        pos += size
+    return True
 
 
 def sniff_video(head: bytes) -> str:
-    """Container name from the first bytes, or raise UnsupportedMediaError."""
-    if len(head) >= 12 and head[4:8] == b"ftyp":
+    """Container name from the first bytes (up to SNIFF_BYTES), or raise UnsupportedMediaError."""
+    if len(head) >= 16 and head[4:8] == b"ftyp" and _boxes_chain(head):
         if head[8:12] in _NOT_VIDEO_BRANDS:
             raise UnsupportedMediaError("an image or audio file in an MP4 container, not a video")
         return "mp4"
-    if len(head) >= 8 and head[4:8] in _QT_ATOMS:
+    if len(head) >= 16 and head[4:8] in _QT_ATOMS and _boxes_chain(head):
         return "mov"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "matroska"
@@ -46,9 +69,10 @@ def sniff_video(head: bytes) -> str:
         return "avi"
     if head.startswith((b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3")):
         return "mpeg"
-    if head.startswith(b"\x47") and (len(head) < 189 or head[188] == 0x47):
+    # A transport stream is 188-byte packets, each starting 0x47 ("G": a GIF starts so too).
+    if len(head) > 2 * _TS_PACKET and all(head[i] == 0x47 for i in range(0, len(head), _TS_PACKET)):
         return "mpegts"
-    if head.startswith(b"FLV"):
+    if head.startswith(b"FLV\x01"):
         return "flv"
     if head.startswith(b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"):
         return "asf"

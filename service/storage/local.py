@@ -24,7 +24,10 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / ".partial"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        # Uploaded videos are people's bodies: owner-only, whatever the umask.
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (root, self.tmp):
+            d.chmod(0o700)
 
     def local_path(self, key: str) -> Path:
         if not _KEY.match(key) or key.startswith("."):
@@ -36,7 +39,8 @@ class LocalBlobStore:
         partial = self.tmp / f"{key}.{uuid.uuid4().hex}"
         size = 0
         try:
-            with partial.open("wb") as out:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
                 async for chunk in chunks:
                     size += len(chunk)
                     if size > max_bytes:

@@ -27,7 +27,9 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=255,
+        pattern=r"^[\x21-\x7e]+$",  # visible ASCII: no empty or blank key
         description="Same key + same body → the same job; a different body → 409.",
     ),
 ]
