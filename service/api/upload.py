@@ -185,13 +185,13 @@ async def _checked(chunks: AsyncIterator[bytes], info: UploadInfo) -> AsyncItera
             head += chunk
             if len(head) < SNIFF_BYTES:
                 continue
-            info.container, piece, head = sniff_video(head), head, b""
+            info.container, piece, head = sniff_video(head[:SNIFF_BYTES]), head, b""
         digest.update(piece)
         yield piece
     if not info.container:
         if not head:
             raise InvalidRequestError("the upload is empty")
-        info.container = sniff_video(head)
+        info.container = sniff_video(head[:SNIFF_BYTES])
         digest.update(head)
         yield head
     info.video_hash = digest.hexdigest()
