@@ -8,6 +8,7 @@ serve` does not load a model it will not use.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Everything this process writes (job store, videos, results) is the operator's
+    # alone, whatever the shell's umask.
+    os.umask(0o077)
     cmd: str = args.command
     if cmd == "serve":
         from service.server import serve_command

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # Tenancy and limits. Polling counts against the rate: 600/min lets one app
     # follow ~20 jobs at the 2 s Retry-After hint (measured in loadtests/README.md).
     rate_limit_per_minute: int = Field(600, ge=1)
+    # Failed authentications per client address and minute before it gets 429 (behind a
+    # proxy, run uvicorn with --proxy-headers so the address is the client's).
+    auth_failures_per_minute: int = Field(30, ge=1)
     max_active_jobs_per_tenant: int = Field(8, ge=1)
 
     # Webhooks

@@ -1,4 +1,7 @@
-"""Per-tenant request rate limits: fixed one-minute windows, in memory or in Redis.
+"""Request rate limits: fixed one-minute windows, in memory or in Redis.
+
+Keys are tenants (requests per tenant) and `authfail:<client address>` (failed
+authentications per client, which tenant names, free of colons, never collide with).
 
 A fixed window is coarse (a burst of 2x the limit can straddle two windows) but
 it costs one INCR per request and is exact across API replicas with Redis.
@@ -21,6 +24,10 @@ class RateLimiter(Protocol):
         """Count one request; return seconds to wait if over ``limit``, else None."""
         ...
 
+    async def over(self, key: str, limit: int) -> int | None:
+        """Seconds to wait if ``key`` already reached ``limit`` this window (counts nothing)."""
+        ...
+
 
 def _retry_after(now: float) -> int:
     return max(1, math.ceil(WINDOW_S - now % WINDOW_S))
@@ -41,6 +48,11 @@ class MemoryRateLimiter:
         self._counts[(tenant, window)] = n
         return _retry_after(now) if n > limit else None
 
+    async def over(self, key: str, limit: int) -> int | None:
+        now = time.time()
+        n = self._counts.get((key, int(now // WINDOW_S)), 0)
+        return _retry_after(now) if n >= limit else None
+
 
 class RedisRateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
@@ -56,3 +68,8 @@ class RedisRateLimiter:
             pipe.expire(key, WINDOW_S * 2)
             n, _ = await pipe.execute()
         return _retry_after(now) if int(n) > limit else None
+
+    async def over(self, key: str, limit: int) -> int | None:
+        now = time.time()
+        n = await self.r.get(f"{self.prefix}rate:{key}:{int(now // WINDOW_S)}")
+        return _retry_after(now) if int(n or 0) >= limit else None

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from service.errors import InvalidRequestError
 
 KEY_PREFIX = "kc"
 DEV_TENANT = "dev"
@@ -63,9 +66,24 @@ def new_key_material(tenant: str, *, dev: bool = False) -> tuple[ApiKeyRecord, s
     return record, f"{KEY_PREFIX}_{key_id}_{secret}"
 
 
+# Tenant names reach logs, metrics labels, Redis keys and the CLI's output: plain tokens
+# only (no separators a key scheme uses, no markup, no path segments).
+TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_tenant_name(tenant: str) -> str:
+    if not TENANT_NAME.fullmatch(tenant) or ".." in tenant:
+        raise InvalidRequestError(
+            f"tenant names are 1-64 of A-Z a-z 0-9 _ . - (starting with a letter or digit);"
+            f" got {tenant!r}"
+        )
+    return tenant
+
+
 async def create_key(store: KeyStore, tenant: str, *, dev: bool = False) -> NewKey:
     from service.webhooks import generate_webhook_secret  # noqa: PLC0415 (heavy, only here)
 
+    check_tenant_name(tenant)
     record, api_key = new_key_material(tenant, dev=dev)
     webhook_secret = await store.add_key(record, generate_webhook_secret())
     return NewKey(record.id, tenant, api_key, webhook_secret)

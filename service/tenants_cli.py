@@ -12,6 +12,7 @@ import sys
 import time
 
 from service.config import Settings
+from service.errors import InvalidRequestError
 from service.jobs.backends import open_backends
 from service.tenants import create_key
 
@@ -20,7 +21,11 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     async with open_backends(settings) as backends:
         store = backends.keys
         if args.keys_command == "create":
-            new = await create_key(store, args.tenant)
+            try:
+                new = await create_key(store, args.tenant)
+            except InvalidRequestError as exc:
+                print(f"kneecave keys create: {exc.detail}", file=sys.stderr)
+                return 2
             # The one place secrets are shown: stdout of the command that made them.
             print(f"key id:          {new.key_id}")
             print(f"tenant:          {new.tenant}")

@@ -55,6 +55,7 @@ class Env:
             "KNEECAVE_THREADS": "2",
             # Tests poll fast; the rate-limit test sets its own limit.
             "KNEECAVE_RATE_LIMIT_PER_MINUTE": "1000000",
+            "KNEECAVE_AUTH_FAILURES_PER_MINUTE": "1000000",
             **self.extra,
         }
         env.update({f"KNEECAVE_{k.upper()}": str(v) for k, v in overrides.items()})

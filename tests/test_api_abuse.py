@@ -206,3 +206,26 @@ def test_uploaded_videos_are_owner_only(deployment: tuple[Server, Env, str]) -> 
     files = _blobs(env)
     assert files
     assert all(p.stat().st_mode & 0o077 == 0 for p in files)
+
+
+def test_failed_authentication_is_rate_limited_per_address(tmp_path: Path) -> None:
+    with make_env("sqlite", tmp_path) as env:
+        key = env.create_key("acme").api_key
+        server = Server(env, tmp_path, workers=0, auth_failures_per_minute=5)
+        try:
+            with server.client("kc_guess") as guesser:
+                answers = [guesser.get("/v1/jobs").status_code for _ in range(7)]
+            assert answers[:5] == [401] * 5
+            assert answers[5:] == [429, 429]
+            with server.client(key) as c:  # same address, right key: still refused
+                r = c.get("/v1/jobs")
+            assert r.status_code == 429
+            assert r.json()["code"] == "too_many_auth_failures"
+            assert int(r.headers["retry-after"]) >= 1
+            other = httpx.HTTPTransport(local_address="127.0.0.2")
+            with httpx.Client(
+                base_url=server.url, transport=other, headers={"Authorization": f"Bearer {key}"}
+            ) as c:
+                assert c.get("/v1/jobs").status_code == 200  # another address is not blocked
+        finally:
+            server.stop()

@@ -67,3 +67,20 @@ def test_serve_without_keys_prints_a_working_dev_key(tmp_path: Path) -> None:
         # uvicorn re-raises SIGTERM after a clean shutdown, so the exit status says -15.
         assert server.popen.returncode in (0, -15)
         assert "Application shutdown complete" in server.log()
+
+
+def test_keys_create_refuses_unsafe_tenant_names_and_files_are_owner_only(
+    tmp_path: Path,
+) -> None:
+    with make_env("sqlite", tmp_path) as env:
+        for name in ("", "../../evil<script>", "a:b", "-x", "a" * 65, "a..b"):
+            r = kneecave(env, "keys", "create", f"--tenant={name}")
+            assert r.returncode == 2, (name, r.stdout)
+            assert "tenant names are" in r.stderr
+            assert "api key" not in r.stdout
+        ok = kneecave(env, "keys", "create", "--tenant", "acme-gym_2.eu")
+        assert ok.returncode == 0, ok.stderr
+        db = [p for p in env.data_dir.rglob("*") if p.is_file()]
+        assert db  # the job store (and its WAL files) exist now
+        for path in (*db, env.data_dir):
+            assert path.stat().st_mode & 0o077 == 0, path

@@ -48,11 +48,28 @@ async def current_tenant(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """Authenticate the API key, then count the request against the tenant's rate."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise UnauthorizedError("send `Authorization: Bearer <api key>`")
-    tenant = await authenticate(backends.keys, credentials.credentials)
+    """Authenticate the API key, then count the request against the tenant's rate.
+
+    Failed authentications are counted per client address: past
+    `auth_failures_per_minute` the client gets 429 without its key being looked at,
+    so keys cannot be guessed at the rate the server answers.
+    """
+    failures = f"authfail:{request.client.host if request.client else '-'}"
+    limit = settings.auth_failures_per_minute
+    blocked = await backends.rate.over(failures, limit)
+    if blocked is not None:
+        raise RateLimitedError(
+            f"more than {limit} failed authentications per minute from this address",
+            retry_after_s=blocked,
+            code="too_many_auth_failures",
+        )
+    tenant = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        tenant = await authenticate(backends.keys, credentials.credentials)
     if tenant is None:
+        await backends.rate.hit(failures, limit)
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise UnauthorizedError("send `Authorization: Bearer <api key>`")
         raise UnauthorizedError("the API key is not valid")
     request.state.tenant = tenant  # for the access log
     retry_after = await backends.rate.hit(tenant, settings.rate_limit_per_minute)

@@ -10,6 +10,7 @@ and used from worker threads so the event loop never blocks on disk.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -59,7 +60,11 @@ class Database:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Webhook secrets and key hashes live here: owner-only, and so are the -wal and
+        # -shm files SQLite creates next to it (it copies the database file's mode).
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        path.chmod(0o600)
         self.path = path
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
