@@ -177,8 +177,9 @@ class Figures:
 class Deployment:
     """The API (fixed port, so clients keep their URL across restarts) and its workers."""
 
-    def __init__(self, env: Env, tmp: Path, embedded: int, workers: int) -> None:
-        self.env, self.tmp, self.embedded = env, tmp, embedded
+    def __init__(self, env: Env, tmp: Path, figures: Figures, embedded: int, workers: int) -> None:
+        self.env, self.tmp, self.figures, self.embedded = env, tmp, figures, embedded
+        self.key = env.create_key("acme")
         self.server = Server(env, tmp, workers=embedded, **OPTIONS)
         self.workers = [start_worker(env, tmp, **OPTIONS) for _ in range(workers)]
         self.retired: list[Proc] = []
@@ -191,13 +192,20 @@ class Deployment:
             dead.stop(signal.SIGKILL)
             self.retired.append(dead)
             self.workers[i] = start_worker(self.env, self.tmp, **OPTIONS)
+        self.figures.worker_kills += 1
 
-    def restart_api(self, sig: signal.Signals) -> None:
+    def restart_api(self, sig: signal.Signals, *, mid_job: bool = False) -> None:
+        busy = self.wait_busy(self.server.pid) if mid_job else None
         port = self.server.port
         # uvicorn re-raises the SIGTERM it handled once it has shut down.
         code = self.server.stop(sig, timeout=30)
         assert code in (0, -sig), self.server.log()[-3000:]
         self.server = Server(self.env, self.tmp, port=port, workers=self.embedded, **OPTIONS)
+        if sig == signal.SIGKILL:
+            self.figures.api_kills += 1
+            self.figures.api_killed_mid_job = busy
+        else:
+            self.figures.api_restarts_graceful += 1
 
     def wait_busy(self, pid: int, timeout: float = 15.0) -> bool:
         """Wait until process `pid` runs a job (its worker id holds the pid)."""
@@ -267,19 +275,32 @@ def status_counts(env: Env) -> dict[JobStatus, int]:
 
 def run_chaos(
     deployment: Deployment,
-    api_key: str,
-    receiver: Receiver,
     clip: Path,
     calm: dict[str, Any],
     *,
-    figures: Figures,
     n_jobs: int,
     events: dict[int, Callable[[], None]],
     kill_every_s: tuple[float, float] | None,
 ) -> None:
     """Submit `n_jobs` (one every 0.4 s) while `events[k]` runs once k jobs are accepted and
     a random worker dies every `kill_every_s`; then check every job and count everything."""
-    url = deployment.server.url
+    with Receiver(deployment.key.webhook_secret) as receiver:
+        _run(
+            deployment, receiver, clip, calm, n_jobs=n_jobs, events=events, kill_every=kill_every_s
+        )
+
+
+def _run(
+    deployment: Deployment,
+    receiver: Receiver,
+    clip: Path,
+    calm: dict[str, Any],
+    *,
+    n_jobs: int,
+    events: dict[int, Callable[[], None]],
+    kill_every: tuple[float, float] | None,
+) -> None:
+    url, figures = deployment.server.url, deployment.figures
     rng = random.Random(SEED)
     started = time.monotonic()
     accepted: dict[int, str] = {}
@@ -306,15 +327,14 @@ def run_chaos(
                 time.sleep(0.4)
 
     def chaos() -> None:
-        next_kill = time.monotonic() + (rng.uniform(*kill_every_s) if kill_every_s else 1e9)
+        next_kill = time.monotonic() + (rng.uniform(*kill_every) if kill_every else 1e9)
         pending = dict(sorted(events.items()))
         while not stop.wait(0.05):
             for at in [k for k in pending if len(accepted) >= k]:
                 pending.pop(at)()
-            if kill_every_s and time.monotonic() >= next_kill:
+            if kill_every and time.monotonic() >= next_kill:
                 deployment.kill_worker(rng)
-                figures.worker_kills += 1
-                next_kill = time.monotonic() + rng.uniform(*kill_every_s)
+                next_kill = time.monotonic() + rng.uniform(*kill_every)
 
     def guarded(fn: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -326,7 +346,7 @@ def run_chaos(
 
         return run
 
-    auth = {"Authorization": f"Bearer {api_key}"}
+    auth = {"Authorization": f"Bearer {deployment.key.api_key}"}
     threads = [threading.Thread(target=guarded(f), daemon=True) for f in (submit, chaos)]
     for t in threads:
         t.start()
@@ -437,34 +457,25 @@ def test_chaos_redis(tmp_path: Path, clip: Path, calm: dict[str, Any]) -> None:
     store = PrivateRedis(tmp_path)
     env = Env(tmp_path / "data", store.url, f"kcchaos:{uuid.uuid4().hex[:8]}:")
     figures = Figures("redis")
-    new = env.create_key("acme")
-    deployment = Deployment(env, tmp_path, embedded=0, workers=3)
-
-    def kill_api() -> None:
-        deployment.restart_api(signal.SIGKILL)
-        figures.api_kills += 1
+    deployment = Deployment(env, tmp_path, figures, embedded=0, workers=3)
 
     def kill_redis() -> None:
         store.kill_and_restart(down_s=1.0)
         figures.redis_kills += 1
 
-    def restart_api() -> None:
-        deployment.restart_api(signal.SIGTERM)
-        figures.api_restarts_graceful += 1
-
     try:
-        with Receiver(new.webhook_secret) as receiver:
-            run_chaos(
-                deployment,
-                new.api_key,
-                receiver,
-                clip,
-                calm,
-                figures=figures,
-                n_jobs=60,
-                events={12: kill_api, 28: kill_redis, 44: restart_api},
-                kill_every_s=(2.0, 4.0),
-            )
+        run_chaos(
+            deployment,
+            clip,
+            calm,
+            n_jobs=60,
+            events={
+                12: lambda: deployment.restart_api(signal.SIGKILL),
+                28: kill_redis,
+                44: lambda: deployment.restart_api(signal.SIGTERM),
+            },
+            kill_every_s=(2.0, 4.0),
+        )
     finally:
         deployment.stop()
         store.stop()
@@ -474,38 +485,26 @@ def test_chaos_redis(tmp_path: Path, clip: Path, calm: dict[str, Any]) -> None:
 
 
 def test_chaos_sqlite(tmp_path: Path, clip: Path, calm: dict[str, Any]) -> None:
-    env = Env(tmp_path / "data", "sqlite", "unused:")
     figures = Figures("sqlite")
-    new = env.create_key("acme")
     # The API runs one worker in-process; a `kneecave worker` shares the SQLite file.
-    deployment = Deployment(env, tmp_path, embedded=1, workers=1)
-
-    def kill_api() -> None:
-        # Killed while its embedded worker runs a job: another worker must finish it.
-        figures.api_killed_mid_job = deployment.wait_busy(deployment.server.pid)
-        deployment.restart_api(signal.SIGKILL)
-        figures.api_kills += 1
-
-    def restart_api() -> None:
-        deployment.wait_busy(deployment.server.pid)
-        deployment.restart_api(signal.SIGTERM)
-        figures.api_restarts_graceful += 1
-
+    # Each restart waits until the embedded worker runs a job: the job must still end once.
+    deployment = Deployment(
+        Env(tmp_path / "data", "sqlite", "unused:"), tmp_path, figures, embedded=1, workers=1
+    )
     try:
-        with Receiver(new.webhook_secret) as receiver:
-            run_chaos(
-                deployment,
-                new.api_key,
-                receiver,
-                clip,
-                calm,
-                figures=figures,
-                n_jobs=24,
-                events={8: kill_api, 16: restart_api},
-                kill_every_s=None,
-            )
+        run_chaos(
+            deployment,
+            clip,
+            calm,
+            n_jobs=24,
+            events={
+                8: lambda: deployment.restart_api(signal.SIGKILL, mid_job=True),
+                16: lambda: deployment.restart_api(signal.SIGTERM, mid_job=True),
+            },
+            kill_every_s=None,
+        )
     finally:
         deployment.stop()
-    assert figures.api_kills == 1, figures.show()
+    assert (figures.api_kills, figures.api_restarts_graceful) == (1, 1), figures.show()
     assert figures.api_killed_mid_job, figures.show()
     assert not figures.failures, figures.show()
