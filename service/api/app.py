@@ -13,12 +13,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
+from service.api.deps import known_query_only
 from service.api.middleware import HeadAsGet, SecurityHeaders
 from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics
@@ -136,7 +137,7 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     for module in (jobs, keypoints, account, health, metrics):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=[Depends(known_query_only)])
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.config import Settings
-from service.errors import RateLimitedError, UnauthorizedError
+from service.errors import InvalidRequestError, RateLimitedError, UnauthorizedError
 from service.jobs.backends import Backends
 from service.jobs.base import JobBackend
 from service.storage.base import BlobStore
@@ -82,3 +82,23 @@ async def current_tenant(
 
 
 TenantDep = Annotated[str, Depends(current_tenant)]
+
+
+async def known_query_only(request: Request) -> None:
+    """422 for a query parameter the route does not take: `?veiw=front` would otherwise
+    be ignored in silence and the job run with the default view."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    known = {p.alias for p in _all_query_params(dependant)}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise InvalidRequestError(f"unknown query parameter(s): {', '.join(unknown)}")
+
+
+def _all_query_params(dependant: Any) -> list[Any]:
+    params = list(dependant.query_params)
+    for sub in dependant.dependencies:
+        params += _all_query_params(sub)
+    return params
