@@ -282,8 +282,9 @@ def run_chaos(
     events: dict[int, Callable[[], None]],
     kill_every_s: tuple[float, float] | None,
 ) -> None:
-    """Submit `n_jobs` (one every 0.4 s) while `events[k]` runs once k jobs are accepted and
-    a random worker dies every `kill_every_s`; then check every job and count everything."""
+    """Submit `n_jobs` (one every 0.7 s: a fast machine still sees many kills) while
+    `events[k]` runs once k jobs are accepted and a random worker dies every `kill_every_s`;
+    then check every job and count everything."""
     with Receiver(deployment.key.webhook_secret) as receiver:
         _run(
             deployment, receiver, clip, calm, n_jobs=n_jobs, events=events, kill_every=kill_every_s
@@ -324,7 +325,7 @@ def _run(
                 r = retrying(post, figures, "upload_retries", errors)
                 assert r.status_code == 202, r.text
                 accepted[i] = r.json()["id"]
-                time.sleep(0.4)
+                time.sleep(0.7)
 
     def chaos() -> None:
         next_kill = time.monotonic() + (rng.uniform(*kill_every) if kill_every else 1e9)
@@ -474,7 +475,7 @@ def test_chaos_redis(tmp_path: Path, clip: Path, calm: dict[str, Any]) -> None:
                 28: kill_redis,
                 44: lambda: deployment.restart_api(signal.SIGTERM),
             },
-            kill_every_s=(2.0, 4.0),
+            kill_every_s=(1.5, 3.5),
         )
     finally:
         deployment.stop()
