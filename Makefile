@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MODELS := models/pose_detection.onnx models/pose_landmark_full.onnx
 
-.PHONY: setup browser serve test lint audit bench clean
+.PHONY: setup browser serve test lint audit bench fuzz clean
 
 setup: $(STAMP) $(MODELS)
 
@@ -50,6 +50,14 @@ audit: setup
 bench: setup
 	$(BIN)/python benchmarks/scoring.py
 	$(BIN)/python benchmarks/pose.py
+
+# Outside CI: atheris (libFuzzer) on the upload sniffer and the keypoints parser.
+FUZZ_S ?= 300
+fuzz: setup
+	$(BIN)/python -m pip install --quiet atheris
+	$(BIN)/python fuzz/seeds.py
+	$(BIN)/python fuzz/run.py sniffer -max_total_time=$(FUZZ_S) fuzz/corpus/sniffer
+	$(BIN)/python fuzz/run.py keypoints -max_total_time=$(FUZZ_S) -timeout=20 fuzz/corpus/keypoints
 
 clean:
 	rm -rf $(VENV) models/build $(MODELS)

@@ -44,7 +44,8 @@ def _frames(raw: bytes, name: str, max_frames: int) -> Iterator[F32]:
         if not isinstance(frame, list) or len(frame) != NUM_LANDMARKS:
             raise KeypointsError(f"{name}[{i}] must hold {NUM_LANDMARKS} landmarks")
         try:
-            yield np.array(frame, dtype=np.float32)  # null -> nan
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused by Keypoints.build
+                yield np.array(frame, dtype=np.float32)  # null -> nan
         except (TypeError, ValueError) as exc:
             shape = f"{NUM_LANDMARKS} × k array of numbers"
             raise KeypointsError(f"{name}[{i}] is not a {shape}") from exc

@@ -129,8 +129,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
+    # The server closes the connection after an unhandled error: say so, or a client
+    # reusing it for its retry meets a dropped socket instead of an answer.
     return problem_response(
-        500, "internal_error", "Internal error", "unexpected error", instance=request.url.path
+        500,
+        "internal_error",
+        "Internal error",
+        "unexpected error",
+        instance=request.url.path,
+        headers={"Connection": "close"},
     )
 
 

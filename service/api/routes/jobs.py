@@ -15,7 +15,7 @@ from service.api.deps import BlobsDep, JobsDep, SettingsDep, TenantDep
 from service.api.problems import problem_responses
 from service.api.schemas import JobList
 from service.api.upload import UploadInfo, receive_video
-from service.errors import InvalidRequestError, NotFoundError, RateLimitedError
+from service.errors import InvalidRequestError, KneecaveError, NotFoundError, RateLimitedError
 from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job
 from service.jobs.public import Exercise, JobPublic, View
@@ -164,9 +164,11 @@ async def create_job(
     except ActiveLimitReachedError:
         await blobs.delete(job_id)
         raise too_many from None
-    except BaseException:
+    except KneecaveError:  # refused (options, webhook URL, idempotency): no job was stored
         await blobs.delete(job_id)
         raise
+    # Anything else (the store died mid-answer) may have stored the job: its video stays,
+    # for the retry that replays it; if no job holds it, the sweeper removes it as an orphan.
     if not created:
         await blobs.delete(job_id)  # a replay: the first upload is the one that counts
         response.headers["Idempotent-Replayed"] = "true"

@@ -60,10 +60,11 @@ def knee_height_diff(c: Cleaned, body: Body) -> F64:
     """
     xy = c.xy
     reach = round(SCALE_REACH_S * c.fps)
-    rel = [
-        (xy[a] - xy[k])[:, 1] / running_max(np.linalg.norm(xy[a] - xy[k], axis=1), reach)
-        for a, k in ((L_ANKLE, L_KNEE), (R_ANKLE, R_KNEE))
-    ]
+    with np.errstate(invalid="ignore", divide="ignore"):  # a zero shank: NaN, handled below
+        rel = [
+            (xy[a] - xy[k])[:, 1] / running_max(np.linalg.norm(xy[a] - xy[k], axis=1), reach)
+            for a, k in ((L_ANKLE, L_KNEE), (R_ANKLE, R_KNEE))
+        ]
     own = (rel[0] - rel[1]) * THIGH_FRACTION * body.leg
     out: F64 = np.where(np.isfinite(own), own, xy[R_KNEE][:, 1] - xy[L_KNEE][:, 1])
     return out
