@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Failed authentications per client address and minute before it gets 429 (behind a
     # proxy, run uvicorn with --proxy-headers so the address is the client's).
     auth_failures_per_minute: int = Field(30, ge=1)
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded_allow_ips: addresses or
+    # "*"). Behind an ingress set it to the ingress's addresses, or every client shares the
+    # proxy's address and so its failed-authentication budget.
+    forwarded_allow_ips: str = "127.0.0.1"
     max_active_jobs_per_tenant: int = Field(8, ge=1)
 
     # Webhooks

@@ -61,6 +61,8 @@ def serve_command(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,  # no product/version banner
         http=ProblemHttpProtocol,  # its own parse errors as problem+json too
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
     )
     uvicorn.Server(config).run()

@@ -227,5 +227,9 @@ def test_failed_authentication_is_rate_limited_per_address(tmp_path: Path) -> No
                 base_url=server.url, transport=other, headers={"Authorization": f"Bearer {key}"}
             ) as c:
                 assert c.get("/v1/jobs").status_code == 200  # another address is not blocked
+            # Behind a trusted proxy (loopback here) the client is X-Forwarded-For's address.
+            with server.client(key) as c:
+                r = c.get("/v1/jobs", headers={"X-Forwarded-For": "203.0.113.7"})
+            assert r.status_code == 200
         finally:
             server.stop()
