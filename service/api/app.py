@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import __version__
 from service.api.deps import known_query_only
-from service.api.middleware import HeadAsGet, SecurityHeaders
+from service.api.middleware import HeadAsGet, RequestLog, SecurityHeaders
 from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics
 from service.api.schemas import KeypointsIn
 from service.config import Settings
 from service.jobs.backends import open_backends
-from service.logs import bind
 from service.storage.local import LocalBlobStore
 from service.webui import mount_web
 from service.worker.embedded import embedded_workers as run_embedded_workers
@@ -48,39 +45,6 @@ def _operation_id(route: APIRoute) -> str:
     """`tag-name` ids (template style) keep the OpenAPI stable for SDK generation."""
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
-
-
-class AccessLog:
-    """One JSON line per request with status, duration and tenant (never headers)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            state: dict[str, Any] = scope.get("state") or {}
-            with bind(tenant=str(state.get("tenant", "-"))):
-                log.info(
-                    "%s %s %d",
-                    scope["method"],
-                    scope["path"],
-                    status,
-                    extra={"status": status, "ms": round((time.perf_counter() - start) * 1e3, 1)},
-                )
 
 
 def _with_schemas(spec: dict[str, Any], *models: type[BaseModel]) -> dict[str, Any]:
@@ -141,7 +105,7 @@ def create_app(
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
     app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(AccessLog)
+    app.add_middleware(RequestLog)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -1,4 +1,5 @@
-"""ASGI middleware around every response: security headers, and HEAD served as GET.
+"""ASGI middleware around every response: the request id and the access log, security
+headers, and HEAD served as GET.
 
 Pure ASGI (no BaseHTTPMiddleware): they wrap `send` and never buffer a body, so
 streamed uploads and responses stay streamed.
@@ -6,8 +7,73 @@ streamed uploads and responses stay streamed.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.logs import bind
+
+log = logging.getLogger("kneecave.api")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A client's own id is kept if it is a plain token (it ends up in logs and headers).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_of(scope: Scope) -> str | None:
+    state: dict[str, Any] = scope.get("state") or {}
+    rid = state.get("request_id")
+    return str(rid) if rid else None
+
+
+class RequestLog:
+    """Every request gets an id (the client's `X-Request-Id` if it is a plain token, else a
+    new one), echoed in the answer and carried by every log line of the request; one
+    access-log line per request with status, duration, tenant and job id (never headers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
+        rid = given if _CLIENT_ID.fullmatch(given) else f"req_{uuid.uuid4().hex}"
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        start = time.perf_counter()
+        status = 500
+
+        async def with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        with bind(request_id=rid):
+            try:
+                await self.app(scope, receive, with_id)
+            finally:
+                fields = {k: str(state[k]) for k in ("tenant", "job_id") if k in state}
+                with bind(**fields):
+                    log.info(
+                        "%s %s %d",
+                        scope["method"],
+                        scope["path"],
+                        status,
+                        extra={
+                            "status": status,
+                            "ms": round((time.perf_counter() - start) * 1e3, 1),
+                        },
+                    )
+
 
 # The API answers JSON; nothing it serves may be framed, sniffed into another type,
 # cached by a shared cache (results are per tenant) or leak the URL onwards.

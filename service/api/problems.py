@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.api.middleware import REQUEST_ID_HEADER, request_id_of
 from service.errors import (
     KneecaveError,
     RateLimitedError,
@@ -41,6 +42,9 @@ class Problem(BaseModel):
     detail: str = Field(examples=["no job job_3f2a… for this API key"])
     code: str = Field(examples=["not_found"])
     instance: str | None = None
+    request_id: str | None = Field(
+        None, description="this request's id (also the `X-Request-Id` header and in the logs)"
+    )
     errors: list[dict[str, Any]] | None = Field(None, description="field errors (422 only)")
 
 
@@ -50,19 +54,24 @@ def problem_response(
     title: str,
     detail: str,
     *,
-    instance: str | None = None,
+    request: Request | None = None,
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
+    request_id = request_id_of(request.scope) if request is not None else None
     body = Problem(
         type=f"{TYPE_BASE}{code}",
         title=title,
         status=status,
         detail=detail,
         code=code,
-        instance=instance,
+        instance=request.url.path if request is not None else None,
+        request_id=request_id,
         errors=errors,
     )
+    if request_id is not None:
+        # The 500 path answers from outside the middleware that sets it on the rest.
+        headers = {**(headers or {}), REQUEST_ID_HEADER: request_id}
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -93,7 +102,7 @@ async def _kneecave_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.error("request failed: %s", exc.detail, extra={"code": exc.code})
     return problem_response(
-        exc.status, exc.code, exc.title, exc.detail, instance=request.url.path, headers=headers
+        exc.status, exc.code, exc.title, exc.detail, request=request, headers=headers
     )
 
 
@@ -108,7 +117,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         "invalid_request",
         "Invalid request",
         "the request does not match the schema; see `errors`",
-        instance=request.url.path,
+        request=request,
         errors=errors,
     )
 
@@ -122,13 +131,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         code,
         phrase,
         str(exc.detail),
-        instance=request.url.path,
+        request=request,
         headers=dict(exc.headers or {}),
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request.scope)})
     # The server closes the connection after an unhandled error: say so, or a client
     # reusing it for its retry meets a dropped socket instead of an answer.
     return problem_response(
@@ -136,7 +145,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         "internal_error",
         "Internal error",
         "unexpected error",
-        instance=request.url.path,
+        request=request,
         headers={"Connection": "close"},
     )
 

@@ -134,6 +134,7 @@ async def create_job(
     if earlier is None and await jobs.active_count(tenant) >= limit:
         raise too_many
     job_id = f"job_{uuid.uuid4().hex}"
+    request.state.job_id = job_id  # the access log line names the job
     upload = await receive_video(
         request, blobs, job_id, settings.max_upload_bytes, settings.upload_idle_timeout_s
     )
@@ -169,6 +170,7 @@ async def create_job(
         raise
     # Anything else (the store died mid-answer) may have stored the job: its video stays,
     # for the retry that replays it; if no job holds it, the sweeper removes it as an orphan.
+    request.state.job_id = stored.id
     if not created:
         await blobs.delete(job_id)  # a replay: the first upload is the one that counts
         response.headers["Idempotent-Replayed"] = "true"
