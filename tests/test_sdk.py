@@ -1,6 +1,7 @@
 """Client-behaviour tests for sdk/python (kneecave_sdk) through httpx.MockTransport: retry policy,
 Retry-After, idempotency-key reuse, upload rewinding, problem+json → exception mapping, wait().
-The SDK against the real API is an integration test (tests/ of the API), not this file."""
+The SDK against a real server is tests/test_sdk_live.py; typing and model drift are
+tests/test_sdk_typing.py."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from kneecave_sdk import (
     Client,
     ConflictError,
     InternalServerError,
+    JobCanceledError,
     JobFailedError,
     KneecaveError,
     NotFoundError,
@@ -42,7 +44,10 @@ from kneecave_sdk import (
 )
 from standardwebhooks import Webhook
 
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.scoring import score_keypoints
 from service.webhooks import WebhookSender, generate_webhook_secret
+from tests.clips import reference_path
 
 BASE = "https://api.kneecave.test"
 VIDEO = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40  # an mp4-looking 10 KiB body
@@ -58,8 +63,17 @@ def job_json(status: str = "queued", **extra: Any) -> dict[str, Any]:
         "started_at": None,
         "finished_at": None,
         "attempts": 0,
+        "view": "auto",
+        "exercise": "squat",
         **extra,
     }
+
+
+@pytest.fixture(scope="module")
+def result_json() -> dict[str, Any]:
+    """A real result (the scorer on reference landmarks), as the API would send it."""
+    kp = Keypoints.load(reference_path("front_highbar_backsquat_1rep"))
+    return score_keypoints(kp, view="auto", pose_model="client").model_dump(mode="json")
 
 
 def problem(status: int, code: str, detail: str = "nope", **headers: str) -> httpx.Response:
@@ -307,7 +321,7 @@ def test_error_bodies_that_are_not_problem_json() -> None:
 # --- other endpoints ----------------------------------------------------------------------------
 
 
-def test_list_iter_cancel_delete_and_score() -> None:
+def test_list_iter_cancel_delete_and_score(result_json: dict[str, Any]) -> None:
     pages = Script(
         httpx.Response(200, json={"items": [job_json(id="a")], "next_cursor": "c2"}),
         httpx.Response(200, json={"items": [job_json(id="b")], "next_cursor": None}),
@@ -316,7 +330,7 @@ def test_list_iter_cancel_delete_and_score() -> None:
     assert [j.id for j in c.iter_jobs(limit=1)] == ["a", "b"]
     assert [dict(r.url.params) for r in pages.requests] == [
         {"limit": "1"},
-        {"limit": "1", "cursor": "c2"},
+        {"limit": "1", "starting_after": "c2"},
     ]
 
     script = Script(httpx.Response(200, json=job_json("canceled")), httpx.Response(204))
@@ -332,27 +346,33 @@ def test_list_iter_cancel_delete_and_score() -> None:
         def tolist(self) -> list[list[list[float]]]:
             return [[[1.0, 2.0, 0.0, 0.9, 0.9]] * 33]
 
-    script = Script(httpx.Response(200, json={"rep_count": 0, "reps": []}))
+    script = Script(httpx.Response(200, json=result_json))
     c, _ = client(script)
-    assert c.score_keypoints(ArrayLike(), fps=30, width=640, height=480) == {
-        "rep_count": 0,
-        "reps": [],
-    }
+    result = c.score_keypoints(ArrayLike(), fps=30, width=640, height=480)
+    assert result.rep_count == 1
+    assert result.reps[0].knee_cave.left is not None
     sent = json.loads(script.requests[0].content)
     assert sent["fps"] == 30
     assert (sent["width"], sent["height"], sent["view"]) == (640, 480, "auto")
     assert len(sent["landmarks"][0]) == 33
 
 
-def test_score_keypoints_sends_timestamps_and_webhook_secret_is_read() -> None:
+def test_score_keypoints_sends_timestamps_and_webhook_secret_is_read(
+    result_json: dict[str, Any],
+) -> None:
     script = Script(
-        httpx.Response(200, json={"rep_count": 0}),
+        httpx.Response(200, json=result_json),
         httpx.Response(200, json={"secret": "whsec_abc"}),
     )
     c, _ = client(script)
     frames = [[[1.0, 2.0, 0.0, 0.9, 0.9]] * 33] * 2
-    c.score_keypoints(frames, fps=30, width=640, height=480, view="front", t_s=[0.0, 1 / 30])
-    assert json.loads(script.requests[0].content)["t_s"] == [0.0, 1 / 30]
+    nan = float("nan")
+    c.score_keypoints(
+        frames, fps=30, width=640, height=480, view="front", t_s=[0.0, 1 / 30], world=[[[nan]]]
+    )
+    sent = json.loads(script.requests[0].content)
+    assert sent["t_s"] == [0.0, 1 / 30]
+    assert sent["world"] == [[[None]]]  # NaN is not JSON: the API reads null as "not seen"
     assert c.get_webhook_secret() == "whsec_abc"
     assert script.requests[1].url.path == "/v1/webhook-secret"
 
@@ -373,25 +393,44 @@ def test_missing_api_key_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_job_model_tolerates_unknown_fields_and_statuses() -> None:
     c, _ = client(Script(httpx.Response(200, json=job_json("paused", shard=3))))
     job = c.get_job("job_1")
-    assert job.status == "paused"
+    # A status newer than this SDK's Literal: kept as the string the server sent.
+    assert job.model_dump()["status"] == "paused"
+    assert not job.terminal
     assert job.model_extra == {"shard": 3}
 
 
-# --- wait ---------------------------------------------------------------------------------------
+# --- wait, score -------------------------------------------------------------------------------
 
 
-def test_wait_polls_honouring_retry_after_until_done() -> None:
-    result = {"rep_count": 3, "reps": []}
+def test_wait_follows_retry_after_and_reports_progress(result_json: dict[str, Any]) -> None:
     script = Script(
         httpx.Response(200, json=job_json("queued"), headers={"Retry-After": "3"}),
         httpx.Response(200, json=job_json("processing", progress=0.5)),
-        httpx.Response(200, json=job_json("succeeded", progress=1.0, result=result)),
+        httpx.Response(200, json=job_json("succeeded", progress=1.0, result=result_json)),
     )
     c, slept = client(script)
-    job = c.wait("job_1", poll=0.25)
+    seen: list[tuple[str, float]] = []
+    job = c.wait("job_1", on_progress=lambda j: seen.append((j.status, j.progress)))
     assert job.succeeded
-    assert job.result == result
-    assert slept == [3.0, 0.25]
+    assert job.result is not None
+    assert job.result.rep_count == 1
+    assert seen == [("queued", 0.0), ("processing", 0.5), ("succeeded", 1.0)]
+    # No poll_interval: the server's Retry-After, else the default 1 s.
+    assert slept == [3.0, 1.0]
+
+
+def test_explicit_poll_interval_wins_over_retry_after() -> None:
+    replies = [httpx.Response(200, json=job_json("processing"), headers={"Retry-After": "3"})] * 2
+    script = Script(*replies, httpx.Response(200, json=job_json("canceled")))
+    c, slept = client(script, poll_interval=0.5)
+    assert c.wait("job_1", raise_on_failure=False).status == "canceled"
+    assert slept == [0.5, 0.5]
+    script = Script(*replies, httpx.Response(200, json=job_json("canceled")))
+    c, slept = client(script, poll_interval=0.5)
+    c.wait("job_1", poll_interval=0.25, raise_on_failure=False)
+    assert slept == [0.25, 0.25]
+    with pytest.raises(ValueError, match="poll_interval"):
+        c.wait("job_1", poll_interval=-1)
 
 
 def test_wait_raises_job_failed_with_code() -> None:
@@ -411,27 +450,53 @@ def test_wait_times_out() -> None:
     assert info.value.job.status == "processing"
 
 
+def test_score_uploads_waits_and_returns_the_typed_result(result_json: dict[str, Any]) -> None:
+    script = Script(
+        httpx.Response(202, json=job_json()),
+        httpx.Response(200, json=job_json("succeeded", progress=1.0, result=result_json)),
+    )
+    c, _ = client(script)
+    result = c.score(VIDEO, view="front")
+    assert result.reps[0].index == 1
+    assert [(r.method, r.url.path) for r in script.requests] == [
+        ("POST", "/v1/jobs"),
+        ("GET", "/v1/jobs/job_1"),
+    ]
+
+    canceled = job_json("canceled", error={"code": "canceled", "detail": "canceled by client"})
+    c, _ = client(Script(httpx.Response(202, json=job_json()), httpx.Response(200, json=canceled)))
+    with pytest.raises(JobCanceledError) as info:
+        c.score(VIDEO)
+    assert isinstance(info.value, JobFailedError)
+    assert info.value.code == "canceled"
+
+
 # --- async twin ---------------------------------------------------------------------------------
 
 
-def test_async_client_retries_with_the_same_key_and_waits() -> None:
+def test_async_client_retries_with_the_same_key_and_waits(result_json: dict[str, Any]) -> None:
     script = Script(
         problem(503, "unavailable"),
         httpx.Response(202, json=job_json()),
-        httpx.Response(200, json=job_json("processing"), headers={"Retry-After": "1"}),
-        httpx.Response(200, json=job_json("succeeded", result={"rep_count": 1})),
+        httpx.Response(
+            200, json=job_json("processing", progress=0.3), headers={"Retry-After": "1"}
+        ),
+        httpx.Response(200, json=job_json("succeeded", progress=1.0, result=result_json)),
     )
+    seen: list[float] = []
 
-    async def run() -> tuple[str, list[float]]:
+    async def on_progress(job: kneecave_sdk.Job) -> None:  # a coroutine function is awaited
+        seen.append(job.progress)
+
+    async def run() -> tuple[kneecave_sdk.ScoreResult, list[float]]:
         c, slept = async_client(script)
         async with c:
-            job = await c.create_job(VIDEO)
-            done = await c.wait(job.id)
-        assert done.result == {"rep_count": 1}
-        return done.status, slept
+            result = await c.score(VIDEO, on_progress=on_progress)
+        return result, slept
 
-    status, slept = asyncio.run(run())
-    assert status == "succeeded"
+    result, slept = asyncio.run(run())
+    assert result.rep_count == 1
+    assert seen == [0.3, 1.0]
     keys = {r.headers["idempotency-key"] for r in script.requests[:2]}
     assert len(keys) == 1
     assert all(VIDEO in r.content for r in script.requests[:2])
@@ -463,16 +528,18 @@ def test_verify_webhook_matches_the_reference_implementation() -> None:
     secret = generate_webhook_secret()
     body = '{"type":"job.succeeded","timestamp":"2026-11-24T23:00:00+00:00","data":{"id":"j"}}'
     headers = _signed(secret, body)
-    assert verify_webhook(body.encode(), headers, secret)["data"] == {"id": "j"}
+    assert verify_webhook(body.encode(), headers, secret).data == {"id": "j"}
     # Several signatures (key rotation): one good one is enough.
     rotated = dict(headers, **{"webhook-signature": "v1,AAAA " + headers["webhook-signature"]})
-    assert verify_webhook(body, rotated, secret)["type"] == "job.succeeded"
+    assert verify_webhook(body, rotated, secret).type == "job.succeeded"
 
     bad: list[Callable[[], object]] = [
         lambda: verify_webhook(body.replace('"j"', '"k"'), headers, secret),
         lambda: verify_webhook(body, headers, generate_webhook_secret()),
         lambda: verify_webhook(body, _signed(secret, body, at=time.time() - 3600), secret),
         lambda: verify_webhook(body, {"webhook-id": "msg_1"}, secret),
+        # Signed but not an event: the typed parse refuses it with the same exception.
+        lambda: verify_webhook("[]", _signed(secret, "[]"), secret),
     ]
     for attempt in bad:
         with pytest.raises(WebhookVerificationError):
@@ -501,6 +568,6 @@ def test_verify_webhook_accepts_a_real_delivery_from_the_service() -> None:
     )
     assert attempts[0].ok
     (req,) = seen
-    event = verify_webhook(req.content, dict(req.headers), secret)
-    assert event["type"] == "job.failed"
-    assert event["data"] == {"id": "j"}
+    event = verify_webhook(req.content, req.headers, secret)
+    assert event.type == "job.failed"
+    assert event.data == {"id": "j"}

@@ -15,8 +15,9 @@ KneecaveError                    root of everything this package raises
 │       ├── ValidationError          422
 │       ├── RateLimitError           429 (.retry_after)
 │       └── InternalServerError      5xx
-├── JobFailedError               wait() saw the job end in "failed" (.code, .detail, .job)
-├── WaitTimeoutError             wait() gave up (also a TimeoutError)
+├── JobFailedError               wait()/score(): the job ended "failed" (.code, .detail, .job)
+│   └── JobCanceledError         ... or "canceled" (code "canceled")
+├── WaitTimeoutError             wait()/score() gave up waiting (also a TimeoutError; .job)
 └── WebhookVerificationError     verify_webhook() rejected a delivery
 """
 
@@ -26,9 +27,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pydantic
+
+from kneecave_sdk._models import Problem
 
 if TYPE_CHECKING:
-    from kneecave_sdk.types import Job
+    from kneecave_sdk._models import Job
 
 
 class KneecaveError(Exception):
@@ -36,12 +40,17 @@ class KneecaveError(Exception):
 
 
 class APIError(KneecaveError):
-    """A request to the API did not produce a successful response."""
+    """A request to the API did not produce a successful response.
+
+    ``request_id`` is the server's id for the request (quote it to support); None when no
+    response came back.
+    """
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.request = request
+        self.request_id: str | None = None
 
 
 class APIConnectionError(APIError):
@@ -55,21 +64,31 @@ class APITimeoutError(APIConnectionError):
 
 
 class APIStatusError(APIError):
-    """The API answered with an error status; fields come from its problem+json body."""
+    """The API answered with an error status; fields come from its problem+json body.
 
-    def __init__(self, response: httpx.Response, problem: dict[str, Any]) -> None:
+    ``code`` is the server's stable error code (e.g. ``unsupported_media_type``), ``status_code``
+    the HTTP status, ``request_id`` the server's id for this request (quote it to support).
+    ``problem`` is the typed body, or None when the body was not a problem (e.g. a proxy's page).
+    """
+
+    def __init__(self, response: httpx.Response, body: dict[str, Any]) -> None:
         self.response = response
         self.status_code = response.status_code
-        self.problem = problem
-        self.code: str | None = _str_or_none(problem.get("code"))
-        self.title: str | None = _str_or_none(problem.get("title"))
-        detail = problem.get("detail")
+        self.body = body
+        self.problem: Problem | None = _parse_problem(body)
+        self.code: str | None = _str_or_none(body.get("code"))
+        self.title: str | None = _str_or_none(body.get("title"))
+        detail = body.get("detail")
         # FastAPI's own 422 puts a list of field errors in "detail"; keep it readable.
         self.detail: str | None = detail if isinstance(detail, str | None) else json.dumps(detail)
-        self.request_id: str | None = response.headers.get("x-request-id")
+        errors = body.get("errors")
+        self.errors: list[dict[str, Any]] = errors if isinstance(errors, list) else []
+        request_id = response.headers.get("x-request-id") or _str_or_none(body.get("request_id"))
         summary = self.detail or self.title or response.reason_phrase
         code = f" [{self.code}]" if self.code else ""
-        super().__init__(f"{self.status_code}{code}: {summary}", request=response.request)
+        rid = f" (request {request_id})" if request_id else ""
+        super().__init__(f"{self.status_code}{code}: {summary}{rid}", request=response.request)
+        self.request_id = request_id
 
 
 class BadRequestError(APIStatusError):
@@ -106,9 +125,9 @@ class ValidationError(APIStatusError):
 
 class RateLimitError(APIStatusError):
     def __init__(
-        self, response: httpx.Response, problem: dict[str, Any], retry_after: float | None
+        self, response: httpx.Response, body: dict[str, Any], retry_after: float | None
     ) -> None:
-        super().__init__(response, problem)
+        super().__init__(response, body)
         self.retry_after = retry_after
 
 
@@ -117,13 +136,18 @@ class InternalServerError(APIStatusError):
 
 
 class JobFailedError(KneecaveError):
-    """The job reached status "failed"; ``code`` is the server's stable error code."""
+    """The job ended without a result: ``code``/``detail`` are its error (e.g. ``no_person``)."""
 
     def __init__(self, job: Job) -> None:
         self.job = job
-        self.code = job.error.code if job.error else None
-        self.detail = job.error.detail if job.error else None
-        super().__init__(f"job {job.id} failed [{self.code}]: {self.detail}")
+        self.code: str | None = job.error.code if job.error else None
+        self.detail: str | None = job.error.detail if job.error else None
+        why = f" [{self.code}]: {self.detail}" if job.error else ""
+        super().__init__(f"job {job.id} {job.status}{why}")
+
+
+class JobCanceledError(JobFailedError):
+    """The job was canceled (by this or another client) before it produced a result."""
 
 
 class WaitTimeoutError(KneecaveError, TimeoutError):
@@ -154,7 +178,14 @@ def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _problem(response: httpx.Response) -> dict[str, Any]:
+def _parse_problem(body: dict[str, Any]) -> Problem | None:
+    try:
+        return Problem.model_validate(body)
+    except pydantic.ValidationError:
+        return None
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -164,10 +195,10 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
 
 def error_from_response(response: httpx.Response, retry_after: float | None) -> APIStatusError:
     """Map an error response to the exception class for its status."""
-    problem = _problem(response)
+    body = _body(response)
     status = response.status_code
     if status == 429:
-        return RateLimitError(response, problem, retry_after)
+        return RateLimitError(response, body, retry_after)
     if status >= 500:
-        return InternalServerError(response, problem)
-    return _STATUS_ERRORS.get(status, APIStatusError)(response, problem)
+        return InternalServerError(response, body)
+    return _STATUS_ERRORS.get(status, APIStatusError)(response, body)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import IO, Any
@@ -14,23 +15,28 @@ import httpx
 from kneecave_sdk import _constants as c
 from kneecave_sdk._base import (
     BaseClient,
+    JobRef,
+    ProgressCallback,
     RequestSpec,
     VideoInput,
+    check_interval,
     finished,
-    parse_dict,
-    parse_job,
-    parse_job_list,
+    parse,
     raise_for_status,
+    result_of,
 )
 from kneecave_sdk._exceptions import APIConnectionError, APITimeoutError, WaitTimeoutError
-from kneecave_sdk._retry import poll_delay, retry_delay, should_retry
-from kneecave_sdk.types import Job, JobList
+from kneecave_sdk._models import Exercise, Job, JobList, ScoreResult, View, WebhookSecret
+from kneecave_sdk._retry import retry_delay, should_retry
 
 __all__ = ["AsyncClient"]
 
 
 class AsyncClient(BaseClient):
-    """Asynchronous twin of Client; same methods, awaited."""
+    """Asynchronous twin of Client; same methods, awaited (``async with AsyncClient() as kc:``).
+
+    ``on_progress`` may be a plain function or a coroutine function.
+    """
 
     def __init__(
         self,
@@ -39,10 +45,11 @@ class AsyncClient(BaseClient):
         base_url: str | None = None,
         timeout: float | httpx.Timeout = c.DEFAULT_TIMEOUT,
         max_retries: int = c.DEFAULT_MAX_RETRIES,
+        poll_interval: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, max_retries)
+        super().__init__(api_key, base_url, max_retries, poll_interval)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -73,16 +80,19 @@ class AsyncClient(BaseClient):
                 await self._sleep(retry_delay(attempt, response.headers))
             attempt += 1
 
+    # --- jobs -------------------------------------------------------------------------------
+
     async def create_job(
         self,
         video: VideoInput,
         *,
-        view: str = "auto",
-        exercise: str | None = None,
+        view: View = "auto",
+        exercise: Exercise | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
         filename: str | None = None,
     ) -> Job:
+        """See Client.create_job. A file path is read in chunks by httpx (blocking reads)."""
         spec = self._create_job_spec(
             video,
             view=view,
@@ -91,48 +101,82 @@ class AsyncClient(BaseClient):
             idempotency_key=idempotency_key,
             filename=filename,
         )
-        return parse_job(await self._request(spec))
+        return parse(await self._request(spec), Job)
 
-    async def get_job(self, job_id: str) -> Job:
-        return parse_job(await self._request(self._get_job_spec(job_id)))
+    async def get_job(self, job: JobRef) -> Job:
+        return parse(await self._request(self._get_job_spec(job)), Job)
 
-    async def list_jobs(self, *, limit: int | None = None, cursor: str | None = None) -> JobList:
-        return parse_job_list(await self._request(self._list_jobs_spec(limit, cursor)))
+    async def list_jobs(
+        self, *, limit: int | None = None, starting_after: str | None = None
+    ) -> JobList:
+        return parse(await self._request(self._list_jobs_spec(limit, starting_after)), JobList)
 
     async def iter_jobs(self, *, limit: int | None = None) -> AsyncIterator[Job]:
         cursor: str | None = None
         while True:
-            page = await self.list_jobs(limit=limit, cursor=cursor)
+            page = await self.list_jobs(limit=limit, starting_after=cursor)
             for job in page.items:
                 yield job
             if not page.next_cursor:
                 return
             cursor = page.next_cursor
 
-    async def cancel_job(self, job_id: str) -> Job:
-        return parse_job(await self._request(self._cancel_job_spec(job_id)))
+    async def cancel_job(self, job: JobRef) -> Job:
+        return parse(await self._request(self._cancel_job_spec(job)), Job)
 
-    async def delete_job(self, job_id: str) -> None:
-        raise_for_status(await self._request(self._delete_job_spec(job_id)))
+    async def delete_job(self, job: JobRef) -> None:
+        raise_for_status(await self._request(self._delete_job_spec(job)))
 
     async def wait(
         self,
-        job_id: str,
+        job: JobRef,
         *,
-        timeout: float = c.DEFAULT_WAIT_TIMEOUT,
-        poll: float = c.DEFAULT_POLL_INTERVAL,
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = c.DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float | None = None,
         raise_on_failure: bool = True,
     ) -> Job:
-        deadline = time.monotonic() + timeout
+        """See Client.wait; ``on_progress`` may also return an awaitable, which is awaited."""
+        check_interval(poll_interval)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            response = await self._request(self._get_job_spec(job_id))
-            job = parse_job(response)
-            if job.terminal:
-                return finished(job, raise_on_failure)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WaitTimeoutError(job, timeout)
-            await self._sleep(min(poll_delay(response.headers, poll), remaining))
+            response = await self._request(self._get_job_spec(job))
+            current = parse(response, Job)
+            if on_progress is not None:
+                called = on_progress(current)
+                if inspect.isawaitable(called):
+                    await called
+            if current.terminal:
+                return finished(current, raise_on_failure)
+            delay = self._poll_delay(response, poll_interval)
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeoutError(current, timeout or 0.0)
+                delay = min(delay, remaining)
+            await self._sleep(delay)
+
+    async def score(
+        self,
+        video: VideoInput,
+        *,
+        view: View = "auto",
+        on_progress: ProgressCallback | None = None,
+        timeout: float | None = c.DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float | None = None,
+        idempotency_key: str | None = None,
+        filename: str | None = None,
+    ) -> ScoreResult:
+        """See Client.score."""
+        job = await self.create_job(
+            video, view=view, idempotency_key=idempotency_key, filename=filename
+        )
+        done = await self.wait(
+            job, on_progress=on_progress, timeout=timeout, poll_interval=poll_interval
+        )
+        return result_of(done)
+
+    # --- scoring without a video, webhooks --------------------------------------------------
 
     async def score_keypoints(
         self,
@@ -141,17 +185,18 @@ class AsyncClient(BaseClient):
         fps: float,
         width: int,
         height: int,
-        view: str = "auto",
+        view: View = "auto",
         t_s: Sequence[float] | Any | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
+        world: Sequence[Any] | Any | None = None,
+    ) -> ScoreResult:
+        """See Client.score_keypoints."""
         spec = self._score_keypoints_spec(
-            landmarks, fps=fps, width=width, height=height, view=view, t_s=t_s, extra=extra
+            landmarks, fps=fps, width=width, height=height, view=view, t_s=t_s, world=world
         )
-        return parse_dict(await self._request(spec))
+        return parse(await self._request(spec), ScoreResult)
 
     async def get_webhook_secret(self) -> str:
-        return str(parse_dict(await self._request(self._webhook_secret_spec()))["secret"])
+        return parse(await self._request(self._webhook_secret_spec()), WebhookSecret).secret
 
     async def aclose(self) -> None:
         if self._owns_http:

@@ -1,6 +1,7 @@
 """Verify a kneecave webhook (Standard Webhooks: HMAC-SHA256 over "id.timestamp.body").
 
-Self-contained so the SDK needs no webhook library; tests check it against the reference one.
+Self-contained so the SDK needs no webhook library; tests check it against the reference one
+and against real deliveries from the service.
 """
 
 from __future__ import annotations
@@ -9,17 +10,34 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from kneecave_sdk._exceptions import WebhookVerificationError
+import pydantic
 
-__all__ = ["verify_webhook"]
+from kneecave_sdk._exceptions import WebhookVerificationError
+from kneecave_sdk._model_base import Model
+from kneecave_sdk._models import Job
+
+__all__ = ["WebhookEvent", "verify_webhook"]
 
 DEFAULT_TOLERANCE_S = 300.0
 _PREFIX = "whsec_"
+
+
+class WebhookEvent(Model):
+    """A verified delivery: ``type`` is ``job.succeeded`` or ``job.failed`` for a job."""
+
+    type: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+    @property
+    def job(self) -> Job:
+        """The job the event is about (``job.*`` events), typed like Client.get_job's."""
+        return Job.model_validate(self.data)
 
 
 def _key(secret: str) -> bytes:
@@ -40,8 +58,8 @@ def verify_webhook(
     *,
     tolerance_s: float = DEFAULT_TOLERANCE_S,
     now: float | None = None,
-) -> dict[str, Any]:
-    """Return the event ({"type", "timestamp", "data"}) or raise WebhookVerificationError.
+) -> WebhookEvent:
+    """Return the verified event or raise WebhookVerificationError.
 
     ``payload`` must be the raw request body, byte for byte: re-serialised JSON will not verify.
     The timestamp window (default 5 min) limits replay; dedupe on ``webhook-id`` as well.
@@ -72,6 +90,12 @@ def verify_webhook(
         except (binascii.Error, ValueError):
             continue
         if hmac.compare_digest(expected, given):
-            event: dict[str, Any] = json.loads(body)
-            return event
+            return _event(body)
     raise WebhookVerificationError("no matching signature")
+
+
+def _event(body: bytes) -> WebhookEvent:
+    try:
+        return WebhookEvent.model_validate_json(body)
+    except pydantic.ValidationError as exc:
+        raise WebhookVerificationError(f"signed, but not a kneecave event: {exc}") from exc

@@ -4,25 +4,39 @@ upload re-opening and response parsing. Client and AsyncClient only differ in se
 from __future__ import annotations
 
 import io
+import math
 import mimetypes
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeAlias, TypeVar
 
 import httpx
 
 from kneecave_sdk import _constants as c
-from kneecave_sdk._exceptions import JobFailedError, KneecaveError, error_from_response
+from kneecave_sdk._exceptions import (
+    JobCanceledError,
+    JobFailedError,
+    KneecaveError,
+    error_from_response,
+)
+from kneecave_sdk._model_base import Model
+from kneecave_sdk._models import Job, ScoreResult
 from kneecave_sdk._retry import parse_retry_after
-from kneecave_sdk.types import Job, JobList
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-VideoInput = str | os.PathLike[str] | bytes | IO[bytes]
+VideoInput: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
+"""A video to upload: a file path, the bytes, or a binary file object (rewound on retries)."""
+JobRef: TypeAlias = Job | str
+"""A job, or its id."""
+ProgressCallback: TypeAlias = Callable[[Job], object]
+"""Called with the job after every poll (its ``status``, and ``progress`` from 0 to 1)."""
+
+M = TypeVar("M", bound=Model)
 
 
 class VideoSource:
@@ -83,44 +97,61 @@ def raise_for_status(response: httpx.Response) -> httpx.Response:
     raise error_from_response(response, parse_retry_after(response.headers))
 
 
-def parse_job(response: httpx.Response) -> Job:
-    return Job.model_validate(raise_for_status(response).json())
-
-
-def parse_job_list(response: httpx.Response) -> JobList:
-    return JobList.model_validate(raise_for_status(response).json())
-
-
-def parse_dict(response: httpx.Response) -> dict[str, Any]:
-    body: dict[str, Any] = raise_for_status(response).json()
-    return body
+def parse(response: httpx.Response, model: type[M]) -> M:
+    return model.model_validate_json(raise_for_status(response).content)
 
 
 def finished(job: Job, raise_on_failure: bool) -> Job:
-    if job.status == "failed" and raise_on_failure:
+    """The terminal job, or JobFailedError / JobCanceledError when it has no result."""
+    if raise_on_failure and job.status == "failed":
         raise JobFailedError(job)
+    if raise_on_failure and job.status == "canceled":
+        raise JobCanceledError(job)
     return job
 
 
-def _tolist(value: Any) -> Any:
-    # numpy arrays (or anything array-like) without importing numpy here.
-    return value.tolist() if hasattr(value, "tolist") else value
+def result_of(job: Job) -> ScoreResult:
+    if job.result is None:  # a succeeded job always has one; guard a server bug anyway
+        raise JobFailedError(job)
+    return job.result
+
+
+def job_id(job: JobRef) -> str:
+    return job.id if isinstance(job, Job) else job
+
+
+def _jsonable(value: Any) -> Any:
+    """Nested lists of numbers (a numpy array is fine) with NaN/inf as null, as the API wants."""
+    if hasattr(value, "tolist"):  # numpy arrays, without importing numpy here
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+    if value and not isinstance(value[0], list | tuple):
+        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in value]
+    return [_jsonable(v) for v in value]
 
 
 class BaseClient:
     """Configuration and per-endpoint request specs, shared by Client and AsyncClient."""
 
-    def __init__(self, api_key: str | None, base_url: str | None, max_retries: int) -> None:
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None,
+        max_retries: int,
+        poll_interval: float | None,
+    ) -> None:
         api_key = api_key or os.environ.get(c.API_KEY_ENV)
         if not api_key:
             raise KneecaveError(f"no API key: pass api_key= or set {c.API_KEY_ENV}")
         self.api_key = api_key
-        self.base_url = (base_url or os.environ.get(c.BASE_URL_ENV) or c.DEFAULT_BASE_URL).rstrip(
-            "/"
-        )
+        url = base_url or os.environ.get(c.BASE_URL_ENV) or c.DEFAULT_BASE_URL
+        self.base_url = url.rstrip("/")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.max_retries = max_retries
+        self.poll_interval = check_interval(poll_interval)
+        """Seconds between polls in wait()/score(); None follows the server's Retry-After."""
 
     def _default_headers(self) -> dict[str, str]:
         return {
@@ -194,21 +225,22 @@ class BaseClient:
         )
 
     @staticmethod
-    def _get_job_spec(job_id: str) -> RequestSpec:
-        return RequestSpec("GET", f"/v1/jobs/{_segment(job_id)}")
+    def _get_job_spec(job: JobRef) -> RequestSpec:
+        return RequestSpec("GET", f"/v1/jobs/{_segment(job_id(job))}")
 
     @staticmethod
-    def _list_jobs_spec(limit: int | None, cursor: str | None) -> RequestSpec:
-        params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+    def _list_jobs_spec(limit: int | None, starting_after: str | None) -> RequestSpec:
+        pairs = (("limit", limit), ("starting_after", starting_after))
+        params = {k: v for k, v in pairs if v is not None}
         return RequestSpec("GET", "/v1/jobs", params=params or None)
 
     @staticmethod
-    def _cancel_job_spec(job_id: str) -> RequestSpec:
-        return RequestSpec("POST", f"/v1/jobs/{_segment(job_id)}/cancel")
+    def _cancel_job_spec(job: JobRef) -> RequestSpec:
+        return RequestSpec("POST", f"/v1/jobs/{_segment(job_id(job))}/cancel")
 
     @staticmethod
-    def _delete_job_spec(job_id: str) -> RequestSpec:
-        return RequestSpec("DELETE", f"/v1/jobs/{_segment(job_id)}")
+    def _delete_job_spec(job: JobRef) -> RequestSpec:
+        return RequestSpec("DELETE", f"/v1/jobs/{_segment(job_id(job))}")
 
     @staticmethod
     def _webhook_secret_spec() -> RequestSpec:
@@ -223,19 +255,39 @@ class BaseClient:
         height: int,
         view: str,
         t_s: Sequence[float] | Any | None,
-        extra: Mapping[str, Any] | None,
+        world: Sequence[Any] | Any | None,
     ) -> RequestSpec:
         body: dict[str, Any] = {
-            "landmarks": _tolist(landmarks),
+            "landmarks": _jsonable(landmarks),
             "fps": fps,
             "width": width,
             "height": height,
             "view": view,
         }
         if t_s is not None:
-            body["t_s"] = _tolist(t_s)
-        body.update(extra or {})
+            body["t_s"] = _jsonable(t_s)
+        if world is not None:
+            body["world"] = _jsonable(world)
         return RequestSpec("POST", "/v1/score/keypoints", json=body)
+
+    def _poll_delay(self, response: httpx.Response, override: float | None) -> float:
+        """Seconds until the next poll: the caller's interval, else the client's, else the
+        server's Retry-After on the job (capped), else the default."""
+        interval = override
+        if interval is None:
+            interval = self.poll_interval
+        if interval is not None:
+            return interval
+        retry_after = parse_retry_after(response.headers)
+        if retry_after is None:
+            return c.DEFAULT_POLL_INTERVAL
+        return min(retry_after, c.MAX_RETRY_AFTER)
+
+
+def check_interval(seconds: float | None) -> float | None:
+    if seconds is not None and not seconds >= 0:
+        raise ValueError("poll_interval must be >= 0")
+    return seconds
 
 
 def _segment(job_id: str) -> str:

@@ -57,8 +57,3 @@ def retry_delay(attempt: int, headers: httpx.Headers | None) -> float:
     step = min(c.INITIAL_RETRY_DELAY * 2.0**attempt, c.MAX_RETRY_DELAY)
     # Up to 25% jitter so many clients retrying after one outage do not arrive in lockstep.
     return step * (1 - 0.25 * random.random())
-
-
-def poll_delay(headers: httpx.Headers, poll: float) -> float:
-    retry_after = parse_retry_after(headers)
-    return poll if retry_after is None else min(retry_after, c.MAX_RETRY_AFTER)

@@ -1,12 +1,16 @@
 """Typed client for the kneecave API: upload a squat video, wait, read per-rep knee-cave scores.
 
-from kneecave_sdk import Client
-with Client("kc_live_...", base_url="https://kneecave.example") as kc:
-    job = kc.wait(kc.create_job("squat.mp4").id)
+    from kneecave_sdk import Client
+
+    with Client() as kc:  # $KNEECAVE_API_KEY, $KNEECAVE_BASE_URL
+        result = kc.score("squat.mp4", on_progress=lambda job: print(job.progress))
+        print(result.reps[0].knee_cave.severity)
+
+Every response is a typed model (kneecave_sdk.types, generated from the API's OpenAPI).
 """
 
 from kneecave_sdk._async_client import AsyncClient
-from kneecave_sdk._base import __version__
+from kneecave_sdk._base import JobRef, ProgressCallback, VideoInput, __version__
 from kneecave_sdk._client import Client
 from kneecave_sdk._exceptions import (
     APIConnectionError,
@@ -17,6 +21,7 @@ from kneecave_sdk._exceptions import (
     BadRequestError,
     ConflictError,
     InternalServerError,
+    JobCanceledError,
     JobFailedError,
     KneecaveError,
     NotFoundError,
@@ -28,8 +33,8 @@ from kneecave_sdk._exceptions import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from kneecave_sdk.types import Job, JobError, JobList
-from kneecave_sdk.webhooks import verify_webhook
+from kneecave_sdk._models import Job, JobError, JobList, Rep, ScoreResult
+from kneecave_sdk.webhooks import WebhookEvent, verify_webhook
 
 __all__ = [
     "APIConnectionError",
@@ -43,17 +48,24 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "Job",
+    "JobCanceledError",
     "JobError",
     "JobFailedError",
     "JobList",
+    "JobRef",
     "KneecaveError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProgressCallback",
     "RateLimitError",
+    "Rep",
+    "ScoreResult",
     "UnsupportedMediaTypeError",
     "ValidationError",
+    "VideoInput",
     "WaitTimeoutError",
+    "WebhookEvent",
     "WebhookVerificationError",
     "__version__",
     "verify_webhook",
