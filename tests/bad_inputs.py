@@ -333,9 +333,9 @@ def cases(tmp: Path) -> list[Case]:
         Case("wrong method", lambda t: t.client.put("/v1/jobs"), 405, "method_not_allowed"),
         Case(
             "bad cursor",
-            lambda t: t.client.get("/v1/jobs", params={"cursor": "-1"}),
+            lambda t: t.client.get("/v1/jobs", params={"starting_after": "job_1|x"}),
             422,
-            "invalid_request",
+            "invalid_cursor",
         ),
         Case(
             "limit 0",

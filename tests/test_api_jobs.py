@@ -47,12 +47,38 @@ def test_get_and_list_with_paging(deployment: Deployment) -> None:
         ids = [upload(c).json()["id"] for _ in range(3)]
         page = c.get("/v1/jobs", params={"limit": 2}).json()
         assert [j["id"] for j in page["items"]] == ids[::-1][:2]
-        rest = c.get("/v1/jobs", params={"limit": 2, "cursor": page["next_cursor"]}).json()
-        assert rest["items"][0]["id"] == ids[0]
+        after = {"limit": 2, "starting_after": page["next_cursor"]}
+        rest = c.get("/v1/jobs", params=after).json()
+        assert [j["id"] for j in rest["items"]] == [ids[0]]
+        assert rest["next_cursor"] is None
         job = c.get(f"/v1/jobs/{ids[0]}")
         assert job.status_code == 200
         assert job.json()["status"] == "queued"
         assert job.headers["retry-after"]
+
+
+def test_paging_is_stable_while_jobs_arrive_and_go(deployment: Deployment) -> None:
+    """An offset would repeat a job when one arrives between pages and skip one when a job
+    of an earlier page is deleted; a cursor does neither."""
+    with deployment.client() as c:
+        old = [upload(c).json()["id"] for _ in range(5)][::-1]  # newest first
+        page = c.get("/v1/jobs", params={"limit": 2}).json()
+        assert [j["id"] for j in page["items"]] == old[:2]
+        upload(c)  # a new job at the head of the list
+        assert c.delete(f"/v1/jobs/{old[1]}").status_code == 204  # the cursor's own job
+        seen = [j["id"] for j in page["items"]]
+        cursor = page["next_cursor"]
+        while cursor is not None:
+            page = c.get("/v1/jobs", params={"limit": 2, "starting_after": cursor}).json()
+            seen += [j["id"] for j in page["items"]]
+            cursor = page["next_cursor"]
+        assert seen[: len(old)] == old  # older jobs of other tests follow
+        assert len(set(seen)) == len(seen)
+        for bad in ("0", "bm90IGEgY3Vyc29y", "x" * 201):
+            refused = c.get("/v1/jobs", params={"starting_after": bad})
+            assert refused.status_code == 422
+            assert refused.json()["code"] in ("invalid_cursor", "invalid_request")
+        assert c.get("/v1/jobs", params={"cursor": "2"}).status_code == 422  # the old offset
 
 
 def test_cancel_queued_job_deletes_the_video(deployment: Deployment) -> None:

@@ -212,7 +212,7 @@ class Deployment:
 
         async def busy() -> bool:
             async with open_backends(self.env.settings()) as backends:
-                jobs = await backends.jobs.list_jobs("acme", 0, 1000)
+                jobs = await backends.jobs.list_jobs("acme", 1000)
             return any(
                 j.status is JobStatus.PROCESSING and f"-{pid}-" in (j.worker_id or "") for j in jobs
             )
@@ -399,11 +399,13 @@ def _run(
             for j in done
         }
         listed: list[str] = []
-        cursor: str | None = "0"
-        while cursor is not None:
-            page = c.get("/v1/jobs", params={"limit": 100, "cursor": cursor}).json()
+        params: dict[str, str | int] = {"limit": 100}
+        while True:
+            page = c.get("/v1/jobs", params=params).json()
             listed += [j["id"] for j in page["items"]]
-            cursor = page["next_cursor"]
+            if page["next_cursor"] is None:
+                break
+            params["starting_after"] = page["next_cursor"]
 
     figures.webhooks = sum(hooks_by_id.values())
     figures.webhooks_duplicated = sum(n - 1 for n in hooks_by_id.values() if n > 1)

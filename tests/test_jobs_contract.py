@@ -15,7 +15,7 @@ from redis.asyncio.client import Pipeline, Redis
 from service.errors import IdempotencyConflictError
 from service.jobs.backends import Backends, open_backends
 from service.jobs.base import ActiveLimitReachedError
-from service.jobs.model import Job, JobError, JobStatus
+from service.jobs.model import Job, JobError, JobPosition, JobStatus
 from service.tenants import authenticate, create_key, ensure_dev_key
 from tests.service_support import make_env
 
@@ -37,8 +37,13 @@ async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
             yield b
 
 
-def new_job(tenant: str = "acme", request_hash: str = "h1", key: str | None = None) -> Job:
-    now = time.time()
+def new_job(
+    tenant: str = "acme",
+    request_hash: str = "h1",
+    key: str | None = None,
+    created_at: float | None = None,
+) -> Job:
+    now = time.time() if created_at is None else created_at
     job_id = f"job_{uuid.uuid4().hex}"
     return Job(
         id=job_id,
@@ -308,14 +313,29 @@ async def test_list_pages_newest_first_and_delete(backends: Backends) -> None:
         job, _ = await jobs.submit(new_job(), None)
         ids.append(job.id)
         await asyncio.sleep(0.002)
-    page1 = await jobs.list_jobs("acme", 0, 3)
-    page2 = await jobs.list_jobs("acme", 3, 3)
+    page1 = await jobs.list_jobs("acme", 3)
+    page2 = await jobs.list_jobs("acme", 3, position(page1[-1]))
     assert [j.id for j in page1 + page2] == ids[::-1]
-    assert await jobs.list_jobs("beta", 0, 10) == []
+    assert await jobs.list_jobs("beta", 10) == []
     deleted = await jobs.delete(ids[0], "acme")
     assert deleted is not None
     assert await jobs.get(ids[0]) is None
-    assert len(await jobs.list_jobs("acme", 0, 10)) == 4
+    assert len(await jobs.list_jobs("acme", 10)) == 4
+
+
+async def test_list_after_a_position_breaks_ties_by_id(backends: Backends) -> None:
+    """Jobs created in the same instant are ordered by id, on both backends alike."""
+    jobs = backends.jobs
+    ids = sorted([(await jobs.submit(new_job(created_at=1000.0), None))[0].id for _ in range(4)])
+    newest_first = ids[::-1]
+    assert [j.id for j in await jobs.list_jobs("acme", 10)] == newest_first
+    for i, job_id in enumerate(newest_first):
+        after = await jobs.list_jobs("acme", 10, JobPosition(1000.0, job_id))
+        assert [j.id for j in after] == newest_first[i + 1 :]
+
+
+def position(job: Job) -> JobPosition:
+    return JobPosition(job.created_at, job.id)
 
 
 async def test_retention_expiry_and_purge(backends: Backends) -> None:

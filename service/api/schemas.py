@@ -11,7 +11,9 @@ from service.pipeline.keypoints import MAX_FPS
 
 class JobList(BaseModel):
     items: list[JobPublic]
-    next_cursor: str | None = Field(None, description="pass as `cursor` for the next page")
+    next_cursor: str | None = Field(
+        None, description="pass as `starting_after` for the next page; null on the last page"
+    )
 
 
 class WebhookSecret(BaseModel):

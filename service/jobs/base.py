@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from service.errors import IdempotencyConflictError
-from service.jobs.model import Job, JobError, JobStatus, Lease
+from service.jobs.model import Job, JobError, JobPosition, JobStatus, Lease
 
 Mutation = Callable[[Job], Job | None]
 
@@ -41,11 +41,14 @@ class JobStore(Protocol):
     ) -> tuple[Job, bool]: ...
     async def get(self, job_id: str, tenant: str | None = None) -> Job | None: ...
     async def find_by_idempotency_key(self, tenant: str, key: str) -> Job | None: ...
-    async def list_jobs(self, tenant: str, offset: int, limit: int) -> list[Job]: ...
+    async def list_jobs(
+        self, tenant: str, limit: int, before: JobPosition | None = None
+    ) -> list[Job]: ...
     async def cancel(self, job_id: str, tenant: str) -> Job | None: ...
     async def delete(self, job_id: str, tenant: str) -> Job | None: ...
     async def active_count(self, tenant: str) -> int: ...
     async def status_counts(self) -> dict[JobStatus, int]: ...
+    async def get_landmarks(self, job_id: str) -> bytes | None: ...
 
 
 @runtime_checkable
@@ -63,6 +66,7 @@ class JobQueue(Protocol):
         *,
         result: dict[str, Any] | None = None,
         error: JobError | None = None,
+        landmarks: bytes | None = None,
     ) -> Job | None: ...
     async def release(self, lease: Lease) -> None: ...
 
@@ -126,8 +130,13 @@ class JobBackend(ABC):
         """The job that holds ``key`` for ``tenant`` (what a replay of it would return)."""
         return await self._find_by_key(tenant, key)
 
-    async def list_jobs(self, tenant: str, offset: int, limit: int) -> list[Job]:
-        return await self._list(tenant, offset, limit)
+    async def list_jobs(
+        self, tenant: str, limit: int, before: JobPosition | None = None
+    ) -> list[Job]:
+        """The tenant's jobs newest first (created_at, then id, descending), starting after
+        ``before``: a position, not an offset, so pages neither skip nor repeat jobs while
+        new ones arrive or old ones are deleted."""
+        return await self._list(tenant, limit, before)
 
     async def cancel(self, job_id: str, tenant: str) -> Job | None:
         """Cancel a queued or running job (idempotent: a terminal job is returned unchanged).
@@ -148,6 +157,8 @@ class JobBackend(ABC):
             )
 
         changed = await self._mutate(job_id, mutate)
+        if changed is not None:
+            await self._drop_landmarks(job_id)  # a crashed attempt's, never to be served
         return changed or await self.get(job_id, tenant)
 
     async def delete(self, job_id: str, tenant: str) -> Job | None:
@@ -162,6 +173,14 @@ class JobBackend(ABC):
         job = await self._load(job_id)
         if job is not None:
             await self._remove(job)
+
+    async def get_landmarks(self, job_id: str) -> bytes | None:
+        """The gzipped `JobLandmarks` kept with a succeeded job (removed with its record)."""
+        return await self._get_landmarks(job_id)
+
+    async def drop_tenant_landmarks(self, tenant: str) -> None:
+        """Remove the landmarks of every job of ``tenant`` (it opted out of keeping them)."""
+        await self._drop_tenant_landmarks(tenant)
 
     async def active_count(self, tenant: str) -> int:
         return await self._active_count(tenant)
@@ -222,12 +241,24 @@ class JobBackend(ABC):
         *,
         result: dict[str, Any] | None = None,
         error: JobError | None = None,
+        landmarks: bytes | None = None,
     ) -> Job | None:
         """Write the terminal state if this lease still holds the job, and ack the delivery.
 
         Returns the job as written, or None when the write was refused (the job was
         canceled meanwhile, or another worker took over after this lease expired).
+        ``landmarks`` (gzipped `JobLandmarks`) are kept with a succeeded job only: they are
+        stored before the job turns `succeeded` (a client never sees it without them), only
+        while this lease holds the job (a superseded worker must not overwrite or delete the
+        winner's), and removed again when the write is refused; an end written without them
+        drops what an earlier, crashed attempt may have left.
         """
+        kept = False
+        if status is JobStatus.SUCCEEDED and landmarks is not None:
+            holder = await self._load(lease.job_id)
+            if holder is not None and holder.holds(lease.token):
+                await self._put_landmarks(lease.job_id, landmarks)
+                kept = True
         now = self.clock()
         job = await self._mutate(
             lease.job_id,
@@ -238,9 +269,13 @@ class JobBackend(ABC):
             ),
         )
         if job is not None:
+            if not kept:
+                await self._drop_landmarks(lease.job_id)
             await self._ack(lease)
             return job
-        await self._settle(lease)
+        current = await self._settle(lease)
+        if kept and (current is None or current.status != JobStatus.SUCCEEDED):
+            await self._drop_landmarks(lease.job_id)
         return None
 
     async def release(self, lease: Lease) -> None:
@@ -298,10 +333,23 @@ class JobBackend(ABC):
         """Atomically apply ``fn`` (None = no change) and return the stored result or None."""
 
     @abstractmethod
-    async def _list(self, tenant: str, offset: int, limit: int) -> list[Job]: ...
+    async def _list(self, tenant: str, limit: int, before: JobPosition | None) -> list[Job]: ...
 
     @abstractmethod
-    async def _remove(self, job: Job) -> None: ...
+    async def _remove(self, job: Job) -> None:
+        """Delete the record, its indexes and its landmarks."""
+
+    @abstractmethod
+    async def _put_landmarks(self, job_id: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    async def _get_landmarks(self, job_id: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def _drop_landmarks(self, job_id: str) -> None: ...
+
+    @abstractmethod
+    async def _drop_tenant_landmarks(self, tenant: str) -> None: ...
 
     @abstractmethod
     async def _active_count(self, tenant: str) -> int: ...

@@ -61,6 +61,14 @@ class JobError(BaseModel):
         return _ABS_PATH.sub(lambda m: m.group(1) or "…", detail)
 
 
+@dataclass(frozen=True)
+class JobPosition:
+    """Where a job sits in its tenant's newest-first list: (created_at, id) descending."""
+
+    created_at: float
+    job_id: str
+
+
 class Job(BaseModel):
     """One analysis request. Times are Unix seconds (floats) so backends can index them."""
 

@@ -9,13 +9,14 @@ compare-and-set (WATCH/MULTI), so a superseded worker cannot overwrite anything.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError, WatchError
 
 from service.jobs.base import DURATION_BUCKETS_S, ActiveLimitReachedError, JobBackend, Mutation
-from service.jobs.model import ACTIVE, Job, JobStatus, Lease
+from service.jobs.model import ACTIVE, Job, JobPosition, JobStatus, Lease
 
 GROUP = "workers"
 
@@ -31,6 +32,9 @@ class RedisKeys:
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
+
+    def landmarks(self, job_id: str) -> str:
+        return f"{self.prefix}landmarks:{job_id}"
 
     def tenant_jobs(self, tenant: str) -> str:
         return f"{self.prefix}tenant-jobs:{tenant}"
@@ -147,8 +151,22 @@ class RedisJobBackend(JobBackend):
                 except WatchError:
                     continue  # someone wrote in between: re-read and re-decide
 
-    async def _list(self, tenant: str, offset: int, limit: int) -> list[Job]:
-        ids = await self.r.zrevrange(self.k.tenant_jobs(tenant), offset, offset + limit - 1)
+    async def _list(self, tenant: str, limit: int, before: JobPosition | None) -> list[Job]:
+        key = self.k.tenant_jobs(tenant)
+        if before is None:
+            ids = await self.r.zrevrange(key, 0, limit - 1)
+        else:
+            # Same score: members in reverse lexical order, as SQLite's `id DESC`; those not
+            # below the position's id are skipped (ties are rare: scores are microseconds).
+            ties = await self.r.zcount(key, before.created_at, before.created_at)
+            found = await self.r.zrevrangebyscore(
+                key, before.created_at, "-inf", start=0, num=limit + ties, withscores=True
+            )
+            ids = [
+                i
+                for i, score in found
+                if score < before.created_at or (score == before.created_at and i < before.job_id)
+            ][:limit]
         if not ids:
             return []
         raws = await self.r.mget([self.k.job(i) for i in ids])
@@ -156,7 +174,7 @@ class RedisJobBackend(JobBackend):
 
     async def _remove(self, job: Job) -> None:
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.delete(self.k.job(job.id))
+            pipe.delete(self.k.job(job.id), self.k.landmarks(job.id))
             pipe.zrem(self.k.tenant_jobs(job.tenant), job.id)
             pipe.srem(self.k.active(job.tenant), job.id)
             for status in JobStatus:
@@ -165,6 +183,24 @@ class RedisJobBackend(JobBackend):
             await pipe.execute()
         if job.idempotency_key is not None:
             await self._free_key(self.k.idempotency(job.tenant, job.idempotency_key), job.id)
+
+    async def _put_landmarks(self, job_id: str, data: bytes) -> None:
+        # Text, as every reply is decoded; the record's removal deletes it, and the TTL
+        # (past the retention) covers a record removed by hand.
+        ttl_s = int(self.retention_s) + 3600
+        await self.r.set(self.k.landmarks(job_id), base64.b64encode(data).decode(), ex=ttl_s)
+
+    async def _get_landmarks(self, job_id: str) -> bytes | None:
+        raw = await self.r.get(self.k.landmarks(job_id))
+        return None if raw is None else base64.b64decode(raw)
+
+    async def _drop_landmarks(self, job_id: str) -> None:
+        await self.r.delete(self.k.landmarks(job_id))
+
+    async def _drop_tenant_landmarks(self, tenant: str) -> None:
+        ids = await self.r.zrange(self.k.tenant_jobs(tenant), 0, -1)
+        for start in range(0, len(ids), 500):
+            await self.r.delete(*(self.k.landmarks(i) for i in ids[start : start + 500]))
 
     async def _free_key(self, idem: str, job_id: str) -> None:
         """Delete ``idem`` only while it still names ``job_id`` (compare-and-delete): a

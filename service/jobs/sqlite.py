@@ -15,10 +15,10 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from service.jobs.base import DURATION_BUCKETS_S, ActiveLimitReachedError, JobBackend, Mutation
-from service.jobs.model import Job, JobStatus, Lease
+from service.jobs.model import Job, JobPosition, JobStatus, Lease
 
 T = TypeVar("T")
 
@@ -47,6 +47,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL, revoked_at REAL, dev INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE stats (name TEXT PRIMARY KEY, value REAL NOT NULL);
+    """,
+    # Landmarks for the overlay (gzipped JSON), one row per succeeded job, removed with it;
+    # a tenant may opt out of keeping them.
+    """
+    CREATE TABLE landmarks (job_id TEXT PRIMARY KEY, data BLOB NOT NULL);
+    ALTER TABLE tenants ADD COLUMN landmarks INTEGER NOT NULL DEFAULT 1;
     """,
 )
 
@@ -204,19 +210,48 @@ class SqliteJobBackend(JobBackend):
 
         return await self.db.run(mutate)
 
-    async def _list(self, tenant: str, offset: int, limit: int) -> list[Job]:
-        rows = await self.db.run(
-            lambda c: c.execute(
-                "SELECT data FROM jobs WHERE tenant = ? ORDER BY created_at DESC, id DESC"
-                " LIMIT ? OFFSET ?",
-                (tenant, limit, offset),
-            ).fetchall(),
-            write=False,
-        )
+    async def _list(self, tenant: str, limit: int, before: JobPosition | None) -> list[Job]:
+        if before is None:
+            sql = "SELECT data FROM jobs WHERE tenant = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+            args: tuple[Any, ...] = (tenant, limit)
+        else:
+            sql = (
+                "SELECT data FROM jobs WHERE tenant = ? AND (created_at, id) < (?, ?)"
+                " ORDER BY created_at DESC, id DESC LIMIT ?"
+            )
+            args = (tenant, before.created_at, before.job_id, limit)
+        rows = await self.db.run(lambda c: c.execute(sql, args).fetchall(), write=False)
         return [Job.model_validate_json(r["data"]) for r in rows]
 
     async def _remove(self, job: Job) -> None:
-        await self.db.run(lambda c: c.execute("DELETE FROM jobs WHERE id = ?", (job.id,)))
+        def remove(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            conn.execute("DELETE FROM landmarks WHERE job_id = ?", (job.id,))
+
+        await self.db.run(remove)
+
+    async def _put_landmarks(self, job_id: str, data: bytes) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO landmarks (job_id, data) VALUES (?, ?)", (job_id, data)
+            )
+        )
+
+    async def _get_landmarks(self, job_id: str) -> bytes | None:
+        sql = "SELECT data FROM landmarks WHERE job_id = ?"
+        row = await self.db.run(lambda c: c.execute(sql, (job_id,)).fetchone(), write=False)
+        return None if row is None else bytes(row[0])
+
+    async def _drop_landmarks(self, job_id: str) -> None:
+        await self.db.run(lambda c: c.execute("DELETE FROM landmarks WHERE job_id = ?", (job_id,)))
+
+    async def _drop_tenant_landmarks(self, tenant: str) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                "DELETE FROM landmarks WHERE job_id IN (SELECT id FROM jobs WHERE tenant = ?)",
+                (tenant,),
+            )
+        )
 
     async def _active_count(self, tenant: str) -> int:
         return await self.db.run(lambda c: _active(c, tenant), write=False)

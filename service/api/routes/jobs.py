@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
+from service.api.cursor import decode_cursor, encode_cursor
 from service.api.deps import BlobsDep, JobsDep, SettingsDep, TenantDep
 from service.api.problems import problem_responses
 from service.api.schemas import JobList
@@ -195,19 +196,33 @@ async def get_job(
     return JobPublic.of(job)
 
 
-@router.get("", summary="List jobs, newest first", responses=problem_responses(401, 422, 429))
+@router.get(
+    "",
+    summary="List jobs, newest first",
+    description="Pages follow `next_cursor`: pass it as `starting_after` for the next page. A"
+    " cursor is a position in the list, not an offset, so jobs created or deleted meanwhile"
+    " neither repeat nor skip a job.",
+    responses=problem_responses(401, 422, 429),
+)
 async def list_jobs(
     tenant: TenantDep,
     jobs: JobsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
+    starting_after: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="`next_cursor` of the previous page: the jobs after that one.",
+        ),
+    ] = None,
 ) -> JobList:
-    offset = int(cursor or 0)
-    items = await jobs.list_jobs(tenant, offset, limit + 1)
+    before = None if starting_after is None else decode_cursor(starting_after)
+    items = await jobs.list_jobs(tenant, limit + 1, before)
+    page = items[:limit]
     more = len(items) > limit
     return JobList(
-        items=[JobPublic.of(j) for j in items[:limit]],
-        next_cursor=str(offset + limit) if more else None,
+        items=[JobPublic.of(j) for j in page],
+        next_cursor=encode_cursor(page[-1]) if more else None,
     )
 
 
