@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # --check` reads it (k8s probes). One per container: not on a shared volume.
     worker_health_file: Path = Path(tempfile.gettempdir()) / "kneecave-worker.json"
     worker_health_stale_s: float = Field(30.0, gt=0, description="--check: max file age")
+    # `kneecave worker` serves its own metrics (queue wait, stages, webhooks) on this port,
+    # on all interfaces, for Prometheus; unset: none (`kneecave serve` shows them on /metrics).
+    metrics_port: int | None = Field(None, ge=1, le=65535)
 
     # The demo page; absent in an image built without web/.
     web_dir: Path = REPO_DIR / "web"

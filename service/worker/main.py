@@ -26,6 +26,7 @@ from service.logs import configure_logging
 from service.storage.local import LocalBlobStore
 from service.worker.handler import EXIT_PIPELINE_UNAVAILABLE, Analyzer, WorkerContext
 from service.worker.health import Phase, WorkerHealth, publishing
+from service.worker.metrics import serve_metrics
 from service.worker.runner import Worker
 from service.worker.sweeper import sweep_forever
 
@@ -122,4 +123,5 @@ async def run_workers(
 def worker_command(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
+    serve_metrics(settings.metrics_port)
     return asyncio.run(run_workers(settings, int(args.concurrency)))

@@ -22,6 +22,7 @@ from service.jobs.model import Job, Lease
 from service.worker.handler import EXIT_STUCK, WorkerContext, WorkerFatalError, handle
 from service.worker.health import Phase, WorkerHealth
 from service.worker.job_run import Run
+from service.worker.metrics import observe_job
 from service.worker.notify import notify
 
 log = logging.getLogger("kneecave.worker")
@@ -89,6 +90,8 @@ class Worker:
         except Exception:  # the lease lapses and the job is retried elsewhere
             log.exception("job handling failed", extra={"job_id": lease.job_id})
             done = None
+        if done is not None:
+            observe_job(done)
         if done is not None and done.webhook_url is not None:
             task = asyncio.create_task(notify(self.ctx, done))
             self._webhooks.add(task)

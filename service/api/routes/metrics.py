@@ -1,7 +1,12 @@
-"""GET /metrics (Prometheus): queue depth, jobs by status, durations, frames/s, failures by code.
+"""GET /metrics (Prometheus): backend-wide figures, then this process's own series.
 
-The figures come from the job backend, not from process memory, so every API
-replica reports the same numbers whichever process ran the jobs.
+Backend-wide (queue depth, jobs by status, outcomes, claim-to-end durations,
+frames): read from the job backend at each scrape, so every API replica reports
+the same numbers whichever process ran the jobs; dashboards dedupe them with
+``max without (instance, pod)`` (docs/deployment.md), never ``sum``.
+Process-local (this process's default registry): HTTP requests, process and GC
+figures, and, with embedded workers (`kneecave serve`), the workers' queue wait,
+stage durations and webhook deliveries; these do add up across pods.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Response
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -23,9 +28,19 @@ from service.api.deps import JobsDep
 from service.jobs.base import DURATION_BUCKETS_S
 from service.jobs.model import JobStatus
 
+# Registered in the default registry on import: an API-only process exports them at zero.
+from service.worker import metrics as _worker_metrics  # noqa: F401
+
 router = APIRouter(tags=["ops"])
 
 _OUTCOMES = {s.value for s in JobStatus}
+
+
+class _ProcessSeries(Collector):
+    """The default registry's series, served after the backend's in one exposition."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
 
 
 class Snapshot(Collector):
@@ -92,4 +107,5 @@ class Snapshot(Collector):
 async def metrics(jobs: JobsDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(Snapshot(await jobs.status_counts(), await jobs.stats()))
+    registry.register(_ProcessSeries())
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -20,7 +20,7 @@ calls; each row is bit-identical to an unbatched call (tested on the CPU).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,17 +59,41 @@ class PoseStats:
     detector_runs: int = 0  # fresh detections (no ROI to track)
     seconds: float = 0.0
     tracking: TrackerStats = field(default_factory=TrackerStats)  # the tracker's checks
+    # The decoder thread's busy time (probe included): it overlaps the pose work.
+    decode_s: float = 0.0
+    # The pose loop's time blocked waiting for a decoded frame (part of ``seconds``).
+    wait_s: float = 0.0
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def pose_s(self) -> float:
+        """Detector, landmark model and tracking: the pose loop less its waits for frames."""
+        return max(0.0, self.seconds - self.wait_s)
+
+
+def _timed(frames: Iterator[video.Frame], stats: PoseStats) -> Iterator[video.Frame]:
+    """``frames`` adding the time spent producing each one (in the decoder thread) to
+    ``stats.decode_s``; time blocked handing a frame over is not counted."""
+    start = time.perf_counter()
+    for frame in frames:
+        stats.decode_s += time.perf_counter() - start
+        yield frame
+        start = time.perf_counter()
+    stats.decode_s += time.perf_counter() - start
+
 
 class _VideoRun:
     """One video in flight: decoder thread, tracker state and output rows."""
 
-    def __init__(self, engine: PoseEngine, path: str | Path) -> None:
+    def __init__(
+        self, engine: PoseEngine, path: str | Path, stats: PoseStats | None = None
+    ) -> None:
         s = engine.settings
+        self.stats = stats if stats is not None else PoseStats()
+        probing = time.perf_counter()
         self.info = video.probe(
             path,
             max_duration_s=s.max_duration_s,
@@ -77,24 +101,20 @@ class _VideoRun:
             max_frames=s.max_frames,
             max_decode_pixels=s.max_decode_pixels,
         )
+        self.stats.decode_s += time.perf_counter() - probing
         self.stride = video.analysis_stride(self.info.fps, s.analysis_fps)
         self.fps = self.info.fps / self.stride  # the rate the keypoints come at
         self.tracker = PoseTracker(
             engine.detector, engine.landmark_model, smooth=engine.smooth, fps=self.fps
         )
         self.step_s = engine.smoothing_step_s
-        self.prefetcher = video.FramePrefetcher(
-            video.decode(
-                self.info,
-                max_duration_s=s.max_duration_s,
-                stride=self.stride,
-                max_frames=s.max_frames,
-            )
+        frames = video.decode(
+            self.info, max_duration_s=s.max_duration_s, stride=self.stride, max_frames=s.max_frames
         )
+        self.prefetcher = video.FramePrefetcher(_timed(frames, self.stats))
         self.landmarks: list[npt.NDArray[np.float32]] = []
         self.world: list[npt.NDArray[np.float32]] = []
         self.t_s: list[float] = []
-        self.stats = PoseStats()
         self.started = time.perf_counter()
         self.frame: video.Frame | None = None
 
@@ -105,6 +125,7 @@ class _VideoRun:
         in FFmpeg must not hold the job past its deadline. The decoder thread itself
         cannot be interrupted; it is a daemon, left to end (or die with the process).
         """
+        waiting = time.perf_counter()
         while True:
             try:
                 self.frame = self.prefetcher.next(timeout_s=STOP_POLL_S)
@@ -112,6 +133,7 @@ class _VideoRun:
                 if should_stop is not None and should_stop():
                     raise ProcessingStoppedError("stopped while waiting for a frame") from None
                 continue
+            self.stats.wait_s += time.perf_counter() - waiting
             return self.frame
 
     def image(self) -> video.BGRImage:
@@ -239,10 +261,13 @@ class PoseEngine:
         *,
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        stats: PoseStats | None = None,
     ) -> Keypoints:
-        """Run pose on every frame; raise VideoError/NoPersonError/ProcessingStoppedError."""
+        """Run pose on every frame; raise VideoError/NoPersonError/ProcessingStoppedError.
+        ``stats``, when given, is filled with this call's figures (``last_stats`` is
+        whichever call of a shared engine finished last)."""
         self.reset()
-        run = _VideoRun(self, path)
+        run = _VideoRun(self, path, stats)
         next_report = 0.0
         # Registered for the whole video so the batcher knows how many requests can
         # come; leaving (done, failed or stopped) lets the others' batches close early.
