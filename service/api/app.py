@@ -19,8 +19,9 @@ from pydantic import BaseModel
 from service import __version__
 from service.api.deps import known_query_only
 from service.api.middleware import HeadAsGet, RequestLog, SecurityHeaders
+from service.api.openapi import complete_openapi
 from service.api.problems import install_problem_handlers, problem_openapi
-from service.api.routes import account, health, jobs, keypoints, metrics
+from service.api.routes import account, health, jobs, keypoints, metrics, webhooks
 from service.api.schemas import KeypointsIn
 from service.config import Settings
 from service.jobs.backends import open_backends
@@ -100,7 +101,7 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (jobs, keypoints, account, health, metrics):
+    for module in (jobs, keypoints, account, webhooks, health, metrics):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
     app.add_middleware(HeadAsGet)
@@ -110,7 +111,7 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = problem_openapi(FastAPI.openapi(app))
-            app.openapi_schema = _with_schemas(spec, KeypointsIn)
+            app.openapi_schema = complete_openapi(_with_schemas(spec, KeypointsIn))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
