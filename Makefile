@@ -10,11 +10,11 @@ MODELS := models/pose_detection.onnx models/pose_landmark_full.onnx
 
 setup: $(STAMP) $(MODELS)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python/pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kneecave needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e sdk/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e 'sdk/python[dev]'
 	touch $@
 
 $(MODELS) &: $(STAMP) models/build.py models/manifest.json

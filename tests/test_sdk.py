@@ -30,12 +30,14 @@ from kneecave_sdk import (
     ConflictError,
     InternalServerError,
     JobCanceledError,
+    JobEvent,
     JobFailedError,
     KneecaveError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    UnknownEvent,
     UnsupportedMediaTypeError,
     ValidationError,
     WaitTimeoutError,
@@ -524,22 +526,36 @@ def _signed(
     return {"webhook-id": msg_id, "webhook-timestamp": str(ts), "webhook-signature": sig}
 
 
+def _envelope(event_type: str, data: dict[str, Any]) -> str:
+    event = {"type": event_type, "timestamp": "2026-11-24T23:00:00+00:00", "data": data}
+    return json.dumps(event, separators=(",", ":"))
+
+
 def test_verify_webhook_matches_the_reference_implementation() -> None:
     secret = generate_webhook_secret()
-    body = '{"type":"job.succeeded","timestamp":"2026-11-24T23:00:00+00:00","data":{"id":"j"}}'
+    body = _envelope("job.succeeded", job_json("succeeded", progress=1.0))
     headers = _signed(secret, body)
-    assert verify_webhook(body.encode(), headers, secret).data == {"id": "j"}
+    event = verify_webhook(body.encode(), headers, secret)
+    assert isinstance(event, JobEvent)
+    assert event.data.id == "job_1"
     # Several signatures (key rotation): one good one is enough.
     rotated = dict(headers, **{"webhook-signature": "v1,AAAA " + headers["webhook-signature"]})
     assert verify_webhook(body, rotated, secret).type == "job.succeeded"
+    # An event type newer than the SDK is kept, untyped, rather than refused.
+    newer = _envelope("tenant.renamed", {"name": "acme"})
+    other = verify_webhook(newer, _signed(secret, newer), secret)
+    assert isinstance(other, UnknownEvent)
+    assert other.data == {"name": "acme"}
 
+    no_job = _envelope("job.failed", {"id": "j"})  # a job.* event whose data is no job
     bad: list[Callable[[], object]] = [
-        lambda: verify_webhook(body.replace('"j"', '"k"'), headers, secret),
+        lambda: verify_webhook(body.replace("job_1", "job_2"), headers, secret),
         lambda: verify_webhook(body, headers, generate_webhook_secret()),
         lambda: verify_webhook(body, _signed(secret, body, at=time.time() - 3600), secret),
         lambda: verify_webhook(body, {"webhook-id": "msg_1"}, secret),
         # Signed but not an event: the typed parse refuses it with the same exception.
         lambda: verify_webhook("[]", _signed(secret, "[]"), secret),
+        lambda: verify_webhook(no_job, _signed(secret, no_job), secret),
     ]
     for attempt in bad:
         with pytest.raises(WebhookVerificationError):
@@ -563,11 +579,16 @@ def test_verify_webhook_accepts_a_real_delivery_from_the_service() -> None:
     )
     attempts = asyncio.run(
         sender.deliver(
-            "https://app.example/hook", msg_id="m1", event_type="job.failed", payload={"id": "j"}
+            "https://app.example/hook",
+            msg_id="m1",
+            event_type="job.failed",
+            payload=job_json("failed", error={"code": "no_person", "detail": "nobody"}),
         )
     )
     assert attempts[0].ok
     (req,) = seen
     event = verify_webhook(req.content, req.headers, secret)
+    assert isinstance(event, JobEvent)
     assert event.type == "job.failed"
-    assert event.data == {"id": "j"}
+    assert event.data.error is not None
+    assert event.data.error.code == "no_person"

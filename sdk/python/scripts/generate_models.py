@@ -96,11 +96,15 @@ def openapi_from_url(url: str) -> dict[str, Any]:
     return doc
 
 
+SCHEMA_REF = "#/components/schemas/"
+
+
 def _refs(node: Any) -> Iterator[str]:
+    """Names of the component schemas a node refers to (header and parameter refs are not)."""
     if isinstance(node, dict):
         ref = node.get("$ref")
-        if isinstance(ref, str):
-            yield ref.rsplit("/", 1)[-1]
+        if isinstance(ref, str) and ref.startswith(SCHEMA_REF):
+            yield ref.removeprefix(SCHEMA_REF)
         for value in node.values():
             yield from _refs(value)
     elif isinstance(node, list):
@@ -108,18 +112,18 @@ def _refs(node: Any) -> Iterator[str]:
             yield from _refs(value)
 
 
+def _operations(section: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for item in section.values():
+        yield from (op for op in item.values() if isinstance(op, dict))
+
+
 def response_schemas(doc: dict[str, Any]) -> list[str]:
-    """Component names reachable from any operation's responses, dependencies first."""
+    """Component names reachable from any operation's responses or any webhook's body (the
+    events the API sends), dependencies first."""
     components: dict[str, Any] = doc["components"]["schemas"]
-    roots = sorted(
-        {
-            name
-            for item in doc["paths"].values()
-            for op in item.values()
-            if isinstance(op, dict)
-            for name in _refs(op.get("responses", {}))
-        }
-    )
+    sent = [op.get("responses", {}) for op in _operations(doc["paths"])]
+    sent += [op.get("requestBody", {}) for op in _operations(doc.get("webhooks", {}))]
+    roots = sorted({name for part in sent for name in _refs(part)})
     order: list[str] = []
     visiting: set[str] = set()
 
@@ -178,7 +182,7 @@ class Renderer:
 
     def type_of(self, schema: dict[str, Any], where: str) -> str:
         if "$ref" in schema:
-            return self.name(schema["$ref"].rsplit("/", 1)[-1])
+            return self.name(schema["$ref"].removeprefix(SCHEMA_REF))
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 parts = [self.type_of(s, where) for s in schema[key]]

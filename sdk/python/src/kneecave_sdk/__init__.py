@@ -33,8 +33,16 @@ from kneecave_sdk._exceptions import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from kneecave_sdk._models import Job, JobError, JobList, Rep, ScoreResult
-from kneecave_sdk.webhooks import WebhookEvent, verify_webhook
+from kneecave_sdk._models import (
+    Job,
+    JobError,
+    JobEvent,
+    JobList,
+    Rep,
+    ScoreResult,
+    WebhookTestEvent,
+)
+from kneecave_sdk.webhooks import UnknownEvent, WebhookEvent, verify_webhook
 
 __all__ = [
     "APIConnectionError",
@@ -50,6 +58,7 @@ __all__ = [
     "Job",
     "JobCanceledError",
     "JobError",
+    "JobEvent",
     "JobFailedError",
     "JobList",
     "JobRef",
@@ -61,11 +70,13 @@ __all__ = [
     "RateLimitError",
     "Rep",
     "ScoreResult",
+    "UnknownEvent",
     "UnsupportedMediaTypeError",
     "ValidationError",
     "VideoInput",
     "WaitTimeoutError",
     "WebhookEvent",
+    "WebhookTestEvent",
     "WebhookVerificationError",
     "__version__",
     "verify_webhook",

@@ -247,6 +247,10 @@ class BaseClient:
         return RequestSpec("GET", "/v1/webhook-secret")
 
     @staticmethod
+    def _test_webhook_spec(url: str) -> RequestSpec:
+        return RequestSpec("POST", "/v1/webhooks/test", json={"url": url})
+
+    @staticmethod
     def _score_keypoints_spec(
         landmarks: Sequence[Any] | Any,
         *,

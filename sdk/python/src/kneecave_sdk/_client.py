@@ -23,7 +23,15 @@ from kneecave_sdk._base import (
     result_of,
 )
 from kneecave_sdk._exceptions import APIConnectionError, APITimeoutError, WaitTimeoutError
-from kneecave_sdk._models import Exercise, Job, JobList, ScoreResult, View, WebhookSecret
+from kneecave_sdk._models import (
+    Exercise,
+    Job,
+    JobList,
+    ScoreResult,
+    View,
+    WebhookSecret,
+    WebhookTestResult,
+)
 from kneecave_sdk._retry import retry_delay, should_retry
 
 __all__ = ["Client"]
@@ -204,6 +212,10 @@ class Client(BaseClient):
             landmarks, fps=fps, width=width, height=height, view=view, t_s=t_s, world=world
         )
         return parse(self._request(spec), ScoreResult)
+
+    def send_test_webhook(self, url: str) -> WebhookTestResult:
+        """Have the API send one signed ``webhook.test`` event to ``url`` now (no job)."""
+        return parse(self._request(self._test_webhook_spec(url)), WebhookTestResult)
 
     def get_webhook_secret(self) -> str:
         """This API key's tenant secret, for verify_webhook()."""

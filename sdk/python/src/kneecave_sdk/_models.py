@@ -28,6 +28,9 @@ __all__ = [
     "Health",
     "Job",
     "JobError",
+    "JobErrorCode",
+    "JobEvent",
+    "JobEventType",
     "JobLandmarks",
     "JobList",
     "JobStatus",
@@ -36,6 +39,7 @@ __all__ = [
     "MetricSummary",
     "ModelInfo",
     "Problem",
+    "ProblemCode",
     "Rep",
     "RepView",
     "ResultView",
@@ -48,19 +52,61 @@ __all__ = [
     "View",
     "WebhookDelivery",
     "WebhookSecret",
+    "WebhookTestData",
+    "WebhookTestEvent",
+    "WebhookTestResult",
 ]
 
 # Enumerations: Literal types for type checkers, any string at run time.
 if TYPE_CHECKING:
     Exercise: TypeAlias = Literal["squat"]
+    JobErrorCode: TypeAlias = Literal[
+        "video_unreadable",
+        "too_long",
+        "too_many_frames",
+        "too_large",
+        "no_person",
+        "keypoints_invalid",
+        "video_missing",
+        "worker_lost",
+        "timeout",
+        "internal_error",
+        "canceled",
+    ]
     JobStatus: TypeAlias = Literal["queued", "processing", "succeeded", "failed", "canceled"]
     Severity: TypeAlias = Literal["none", "mild", "moderate", "severe"]
     Side: TypeAlias = Literal["left", "right"]
     RepView: TypeAlias = Literal["front", "side", "oblique"]
     ResultView: TypeAlias = Literal["front", "side", "oblique", "other"]
     View: TypeAlias = Literal["auto", "front", "side"]
+    JobEventType: TypeAlias = Literal["job.succeeded", "job.failed"]
+    ProblemCode: TypeAlias = Literal[
+        "bad_request",
+        "client_disconnected",
+        "unauthorized",
+        "not_found",
+        "job_not_found",
+        "landmarks_disabled",
+        "landmarks_not_found",
+        "method_not_allowed",
+        "request_timeout",
+        "idempotency_conflict",
+        "too_large",
+        "unsupported_media_type",
+        "invalid_request",
+        "invalid_cursor",
+        "keypoints_invalid",
+        "webhook_url_refused",
+        "rate_limited",
+        "too_many_active_jobs",
+        "too_many_auth_failures",
+        "http_error",
+        "internal_error",
+    ]
 else:
-    Exercise = JobStatus = Severity = Side = RepView = ResultView = View = str
+    Exercise = JobErrorCode = JobStatus = Severity = Side = RepView = ResultView = View = (
+        JobEventType
+    ) = ProblemCode = str
 
 
 class Health(Model):
@@ -68,33 +114,12 @@ class Health(Model):
     checks: dict[str, str] = Field(default_factory=dict)
 
 
-class JobLandmarks(Model):
-    """Per-frame landmarks for drawing the skeleton over the video (`GET …/landmarks`)."""
-
-    fps: float
-    """Frames per second of the landmark stream."""
-    width: int
-    """Upright frame width, px (the coordinates' frame)."""
-    height: int
-    """Upright frame height, px."""
-    frames: int
-    """Number of frames (length of `t_s` and `points`)."""
-    names: list[str]
-    """The landmarks of each frame, in order (BlazePose names; subject's left)."""
-    t_s: list[float]
-    """Frame timestamps, s (the video's media time; rep times use the same clock)."""
-    points: list[list[int | None] | None]
-    """Per frame: x0, y0, x1, y1, … for `names`, in upright-frame pixels (rounded); a point not
-    seen is null, a frame without a person is null.
-    """
-
-
 class JobError(Model):
     """What a failed job tells its client: a stable code and a human message, never a
     path on the server (a decoder or model message may quote one).
     """
 
-    code: str
+    code: JobErrorCode
     detail: str
 
 
@@ -413,6 +438,37 @@ class Job(Model):
         return self.status == "succeeded"
 
 
+class JobEvent(Model):
+    """Sent once a job with a `webhook_url` succeeds or fails (never for a cancel)."""
+
+    type: JobEventType
+    timestamp: datetime
+    """when the event was made (not the attempt)"""
+    data: Job
+    """the job as GET /v1/jobs/{id} returns it, less `webhook_deliveries`"""
+
+
+class JobLandmarks(Model):
+    """Per-frame landmarks for drawing the skeleton over the video (`GET …/landmarks`)."""
+
+    fps: float
+    """Frames per second of the landmark stream."""
+    width: int
+    """Upright frame width, px (the coordinates' frame)."""
+    height: int
+    """Upright frame height, px."""
+    frames: int
+    """Number of frames (length of `t_s` and `points`)."""
+    names: list[str]
+    """The landmarks of each frame, in order (BlazePose names; subject's left)."""
+    t_s: list[float]
+    """Frame timestamps, s (the video's media time; rep times use the same clock)."""
+    points: list[list[int | None] | None]
+    """Per frame: x0, y0, x1, y1, … for `names`, in upright-frame pixels (rounded); a point not
+    seen is null, a frame without a person is null.
+    """
+
+
 class JobList(Model):
     items: list[Job]
     next_cursor: str | None = None
@@ -426,7 +482,7 @@ class Problem(Model):
     title: str
     status: int
     detail: str
-    code: str
+    code: ProblemCode
     instance: str | None = None
     request_id: str | None = None
     """this request's id (also the `X-Request-Id` header and in the logs)"""
@@ -437,3 +493,31 @@ class Problem(Model):
 class WebhookSecret(Model):
     secret: str
     """verifies the `webhook-signature` header (Standard Webhooks)"""
+
+
+class WebhookTestData(Model):
+    """`data` of a `webhook.test` event."""
+
+    message: str
+    """a human-readable note; nothing to act on"""
+    request_id: str | None = None
+    """the id of the request that sent it"""
+
+
+class WebhookTestEvent(Model):
+    """Sent by POST /v1/webhooks/test."""
+
+    type: str
+    timestamp: datetime
+    data: WebhookTestData
+
+
+class WebhookTestResult(Model):
+    delivered: bool
+    """the receiver answered 2xx"""
+    status_code: int | None
+    """the receiver's HTTP status, if it answered"""
+    error: str | None
+    """why it was not delivered (HTTP status, timeout, …)"""
+    webhook_id: str
+    """the event's `webhook-id` header"""

@@ -10,34 +10,34 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import pydantic
 
 from kneecave_sdk._exceptions import WebhookVerificationError
 from kneecave_sdk._model_base import Model
-from kneecave_sdk._models import Job
+from kneecave_sdk._models import JobEvent, WebhookTestEvent
 
-__all__ = ["WebhookEvent", "verify_webhook"]
+__all__ = ["UnknownEvent", "WebhookEvent", "verify_webhook"]
 
 DEFAULT_TOLERANCE_S = 300.0
 _PREFIX = "whsec_"
 
 
-class WebhookEvent(Model):
-    """A verified delivery: ``type`` is ``job.succeeded`` or ``job.failed`` for a job."""
+class UnknownEvent(Model):
+    """An event type newer than this SDK: kept as it came rather than refused."""
 
     type: str
     timestamp: datetime
     data: dict[str, Any]
 
-    @property
-    def job(self) -> Job:
-        """The job the event is about (``job.*`` events), typed like Client.get_job's."""
-        return Job.model_validate(self.data)
+
+WebhookEvent: TypeAlias = JobEvent | WebhookTestEvent | UnknownEvent
+"""What verify_webhook() returns; narrow it with isinstance (``JobEvent``: ``.data`` is a Job)."""
 
 
 def _key(secret: str) -> bytes:
@@ -96,6 +96,14 @@ def verify_webhook(
 
 def _event(body: bytes) -> WebhookEvent:
     try:
-        return WebhookEvent.model_validate_json(body)
-    except pydantic.ValidationError as exc:
+        raw = json.loads(body)
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(kind, str):
+            raise WebhookVerificationError("signed, but not a kneecave event (no type)")
+        if kind.startswith("job."):
+            return JobEvent.model_validate(raw)
+        if kind == "webhook.test":
+            return WebhookTestEvent.model_validate(raw)
+        return UnknownEvent.model_validate(raw)
+    except (ValueError, pydantic.ValidationError) as exc:
         raise WebhookVerificationError(f"signed, but not a kneecave event: {exc}") from exc
