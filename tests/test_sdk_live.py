@@ -1,0 +1,246 @@
+"""The Python SDK against a real `kneecave serve` (uvicorn, an embedded worker, SQLite): a real
+clip through score() with progress, landmarks through score_keypoints(), errors with their code
+and request id, a cancel, signed webhooks verified by the SDK, paging, the async client, and the
+README's "Use it from an app" example run as written."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kneecave_sdk import (
+    AsyncClient,
+    Client,
+    Job,
+    JobCanceledError,
+    JobEvent,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+    WebhookTestEvent,
+    verify_webhook,
+)
+
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.scoring import score_keypoints
+from tests.clips import REPO, clip_path, reference_path
+from tests.service_support import SHORT_CLIP, Server, make_env, without_timings
+
+LONG_CLIP = clip_path("front_goblet_counter20")  # 43 s: still running when it is canceled
+OPTIONS = {
+    "webhook_allow_private": "true",  # the receiver is on loopback
+    "webhook_backoff_s": 0.1,
+    "progress_interval_s": 0.1,
+    "heartbeat_s": 0.5,  # a canceled job stops at the next heartbeat
+    "poll_rate_limit_per_minute": 1_000_000,
+}
+
+
+@dataclass
+class Live:
+    server: Server
+    api_key: str
+    webhook_secret: str
+
+    def client(self, **kwargs: Any) -> Client:
+        return Client(self.api_key, base_url=self.server.url, poll_interval=0.1, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("sdk-live")
+    with make_env("sqlite", tmp) as env:
+        key = env.create_key("acme")
+        server = Server(env, tmp, workers=1, **OPTIONS)
+        yield Live(server, key.api_key, key.webhook_secret)
+        server.stop()
+
+
+@dataclass
+class Receiver:
+    """A real webhook endpoint on loopback."""
+
+    url: str = ""
+    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[dict[str, str], bytes]]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
+        return list(self.deliveries)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with rec.arrived:
+                rec.deliveries.append((dict(self.headers.items()), body))
+                rec.arrived.notify_all()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/kneecave"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_score_a_real_clip_with_progress(live: Live) -> None:
+    seen: list[Job] = []
+    with live.client() as kc:
+        result = kc.score(SHORT_CLIP, view="front", on_progress=seen.append)
+    assert result.rep_count == 1
+    rep = result.reps[0]
+    assert rep.knee_cave.severity in {"none", "mild", "moderate", "severe"}
+    assert rep.knee_cave.left is not None
+    assert rep.knee_cave.left.deviation_leg is not None
+    assert result.video.frames > 0
+
+    progress = [job.progress for job in seen]
+    assert progress == sorted(progress), progress  # never goes back
+    assert progress[0] < 1.0
+    assert progress[-1] == 1.0
+    assert seen[-1].status == "succeeded"
+    assert len({job.id for job in seen}) == 1
+
+
+def test_score_keypoints_equals_the_scorer(live: Live) -> None:
+    kp = Keypoints.load(reference_path("front_highbar_backsquat_1rep"))
+    with live.client() as kc:
+        # Numpy arrays as they are; NaN (a landmark not seen) goes out as null.
+        result = kc.score_keypoints(
+            kp.landmarks, fps=kp.fps, width=kp.width, height=kp.height, t_s=kp.t_s, world=kp.world
+        )
+    expected = score_keypoints(kp, view="auto", pose_model="client").model_dump(mode="json")
+    assert without_timings(result.model_dump(mode="json")) == without_timings(expected)
+
+
+def test_errors_carry_code_and_request_id(live: Live) -> None:
+    with live.client() as kc:
+        with pytest.raises(NotFoundError) as missing:
+            kc.get_job("job_0123456789abcdef0123456789abcdef")
+        with pytest.raises(ValidationError) as invalid:
+            kc.list_jobs(limit=1000)
+        with pytest.raises(UnsupportedMediaTypeError) as not_video:
+            kc.create_job(b"%PDF-1.7 definitely not a video" * 100, filename="notes.pdf")
+    for err in (missing.value, invalid.value, not_video.value):
+        assert err.problem is not None
+        assert err.request_id is not None
+        assert err.request_id == err.problem.request_id  # header and body agree
+        assert err.request_id in str(err)
+    assert missing.value.code == "job_not_found"
+    assert invalid.value.code == "invalid_request"
+    assert not_video.value.status_code == 415
+
+
+def test_cancel_a_running_job(live: Live) -> None:
+    with live.client() as kc:
+        job = kc.create_job(LONG_CLIP)
+        canceled = kc.cancel_job(job)
+        assert canceled.status == "canceled"
+        with pytest.raises(JobCanceledError) as info:
+            kc.wait(job, timeout=60)
+        assert info.value.job.status == "canceled"
+        kc.delete_job(job)
+        with pytest.raises(NotFoundError):
+            kc.get_job(job)
+
+
+def test_webhooks_round_trip(live: Live, receiver: Receiver) -> None:
+    with live.client() as kc:
+        secret = kc.get_webhook_secret()
+        assert secret == live.webhook_secret
+        outcome = kc.send_test_webhook(receiver.url)
+        assert outcome.delivered, outcome
+        job = kc.wait(kc.create_job(SHORT_CLIP, webhook_url=receiver.url), timeout=120)
+    deliveries = receiver.wait_for(2)
+    assert len(deliveries) == 2
+
+    test_event = verify_webhook(deliveries[0][1], deliveries[0][0], secret)
+    assert isinstance(test_event, WebhookTestEvent)
+    assert deliveries[0][0]["webhook-id"] == outcome.webhook_id
+
+    event = verify_webhook(deliveries[1][1], deliveries[1][0], secret)
+    assert isinstance(event, JobEvent)
+    assert event.type == "job.succeeded"
+    assert event.data.id == job.id
+    assert event.data.result is not None
+    assert event.data.result.rep_count == 1
+
+
+def test_iter_jobs_follows_the_cursor_across_pages(live: Live) -> None:
+    with live.client() as kc:
+        for _ in range(3):
+            kc.cancel_job(kc.create_job(SHORT_CLIP))
+        everything = kc.list_jobs(limit=100)
+        assert everything.next_cursor is None
+        paged = [job.id for job in kc.iter_jobs(limit=2)]
+    assert len(paged) >= 3
+    assert paged == [job.id for job in everything.items]
+
+
+def test_async_client_against_the_server(live: Live) -> None:
+    progress: list[float] = []
+
+    async def on_progress(job: Job) -> None:
+        progress.append(job.progress)
+
+    async def run() -> tuple[int, list[str], list[str]]:
+        async with AsyncClient(live.api_key, base_url=live.server.url, poll_interval=0.1) as kc:
+            result = await kc.score(SHORT_CLIP, on_progress=on_progress)
+            ids = [job.id async for job in kc.iter_jobs(limit=2)]
+            page = await kc.list_jobs(limit=100)
+            return result.rep_count, ids, [job.id for job in page.items]
+
+    rep_count, paged, listed = asyncio.run(run())
+    assert rep_count == 1
+    assert progress[-1] == 1.0
+    assert paged == listed
+
+
+def _readme_example() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("\n## Use it from an app\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "no ```python block under 'Use it from an app'"
+    return match.group(1)
+
+
+def test_readme_example_runs_as_written(live: Live, tmp_path: Path) -> None:
+    code = _readme_example()
+    assert len(code.strip().splitlines()) <= 10
+    (tmp_path / "squat.mp4").symlink_to(SHORT_CLIP)  # the clip stays where it is
+    (tmp_path / "app.py").write_text(code)
+    env = {"KNEECAVE_API_KEY": live.api_key, "KNEECAVE_BASE_URL": live.server.url, "PATH": ""}
+    proc = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "100%" in lines
+    assert re.fullmatch(r"1 (none|mild|moderate|severe) [\d.]+", lines[lines.index("100%") + 1])
