@@ -173,7 +173,9 @@ def test_counts_against_the_submission_rate_limit(tmp_path: Path) -> None:
         ]
         then_upload = upload(c)
     codes = [r.status_code for r in answers]
-    assert 429 in codes, codes
+    assert codes == [422, 422, 422, 429], codes  # loopback is refused, then the budget is out
+    assert answers[0].headers["ratelimit-policy"] == '"submit";q=3;w=60'
+    assert answers[2].headers["ratelimit"].startswith('"submit";r=0;')
     refused = answers[codes.index(429)]
     assert refused.json()["code"] == "rate_limited"
     assert int(refused.headers["retry-after"]) >= 1

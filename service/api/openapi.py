@@ -25,14 +25,15 @@ HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
     },
     "RateLimit-Policy": {
-        "description": "The quota policies of this request (IETF"
-        ' draft-ietf-httpapi-ratelimit-headers), e.g. `"submit";q=60;w=60`: q requests per'
-        " w seconds. Submissions and polling have separate budgets.",
+        "description": "The quota policy this request was counted against (IETF"
+        ' draft-ietf-httpapi-ratelimit-headers), e.g. `"submit";q=120;w=60`: q requests per'
+        " w seconds. Policies: `submit` (POST, DELETE), `poll` (GET, HEAD; a budget of its"
+        " own) per tenant, and `auth` (failed authentications per client address).",
         "schema": {"type": "string"},
     },
     "RateLimit": {
-        "description": 'What is left of the policy\'s quota, e.g. `"submit";r=59;t=42`:'
-        " r requests remain for the next t seconds.",
+        "description": 'What is left of that quota, e.g. `"submit";r=119;t=42`: r requests'
+        " remain for the next t seconds.",
         "schema": {"type": "string"},
     },
     "Retry-After": {
