@@ -11,7 +11,7 @@ Three kinds of client, as a fitness app would produce them:
   to /v1/score/keypoints (a synthetic two-rep squat made here with numpy).
 
 Configuration (environment):
-  KNEECAVE_URL          default host (overridden by --host); loopback only unless
+  KNEECAVE_BASE_URL     default host (overridden by --host); loopback only unless
                         KNEECAVE_LOAD_ALLOW_REMOTE=1
   KNEECAVE_API_KEY      required: a key from `kneecave serve` or `kneecave keys create`
   KNEECAVE_LOAD_VIDEO   video to upload; default: a tiny synthetic mp4 made here
@@ -45,7 +45,7 @@ from locust.clients import ResponseContextManager
 from locust.env import Environment
 
 API_KEY = os.environ.get("KNEECAVE_API_KEY", "")
-DEFAULT_HOST = os.environ.get("KNEECAVE_URL", "http://127.0.0.1:8000")
+DEFAULT_HOST = os.environ.get("KNEECAVE_BASE_URL", "http://127.0.0.1:8000")
 JOB_TIMEOUT_S = float(os.environ.get("KNEECAVE_LOAD_JOB_TIMEOUT_S", "300"))
 THINK = float(os.environ.get("KNEECAVE_LOAD_THINK", "1"))
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})

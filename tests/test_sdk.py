@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
+import subprocess
 import time
 import types
 from collections.abc import Callable
@@ -592,3 +594,20 @@ def test_verify_webhook_accepts_a_real_delivery_from_the_service() -> None:
     assert event.type == "job.failed"
     assert event.data.error is not None
     assert event.data.error.code == "no_person"
+
+
+def test_one_base_url_variable_everywhere() -> None:
+    """SDKs, load tests and docs all read the server from KNEECAVE_BASE_URL."""
+    assert kneecave_sdk._constants.BASE_URL_ENV == "KNEECAVE_BASE_URL"
+    repo = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True
+    ).stdout.decode()
+    stale = [
+        name
+        for name in tracked.split("\0")
+        if name.endswith((".py", ".md", ".ts", ".mjs", ".yaml", ".yml", ".toml", "Dockerfile"))
+        and (repo / name).is_file()
+        and re.search(r"\bKNEECAVE_URL\b", (repo / name).read_text(errors="replace"))
+    ]
+    assert stale == []
