@@ -6,12 +6,16 @@
 # Stages: build (venv with runtime deps + the package) → models (ONNX built from the pinned
 # MediaPipe wheel, sha256-checked by models/build.py) → gpu | runtime (default, last).
 # No test clips, no build tools and no ../shared content ever enter an image (.dockerignore).
+# Dependencies come from the hashed locks in requirements/ (`make lock`), the versions CI tests:
+# cpu.txt (onnxruntime) and gpu.txt (onnxruntime-gpu at the same version) never mix flavours.
 
+# Pinned by tag only: no container registry is reachable from where this file was written,
+# so the digests could not be read. Pin each as NAME:TAG@sha256:… once read with
+# `docker buildx imagetools inspect NAME:TAG` (the multi-arch index digest).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-# The CUDA major version must match the onnxruntime-gpu wheel: PyPI's 1.31.1 links
-# libcudart.so.13 / libcublas.so.13 / libcudnn.so.9 (checked with readelf on the wheel).
+# The CUDA major version must match the onnxruntime-gpu wheel: PyPI's 1.31.1 (the version in
+# requirements/gpu.txt) links libcudart.so.13 / libcublas.so.13 / libcudnn.so.9 (readelf).
 ARG CUDA_IMAGE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
-ARG ORT_GPU_VERSION=1.31.1
 
 # ---------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -19,12 +23,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python -m venv /opt/venv
-# Only what `pip install .` needs, so editing tests or docs does not bust this layer.
+# The locked dependencies first (kneecave[cpu,redis]: k8s runs on Redis), in a layer that code
+# changes do not bust; then the package alone, resolving nothing.
+COPY requirements/cpu.txt ./requirements/
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-compile --require-hashes -r requirements/cpu.txt
 COPY pyproject.toml README.md ./
 COPY service ./service
-# [redis]: k8s runs on the Redis backend, and service.api imports redis even with SQLite.
-RUN /opt/venv/bin/pip install --no-compile ".[redis]" \
+RUN /opt/venv/bin/pip install --no-compile --no-deps . \
     && /opt/venv/bin/pip uninstall --yes pip
 
 # ---------------------------------------------------------------------------------------------
@@ -33,12 +39,11 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml ./
-# The converter's own deps (the [models] extra) go in a throwaway venv: they never reach runtime.
-# The extra's requirement strings are read from pyproject.toml so they are defined in one place.
+# The converter's own deps (the [models] extra, locked) go in a throwaway venv: they never
+# reach runtime.
+COPY requirements/models.txt ./requirements/
 RUN python -m venv /opt/modeltools \
-    && python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["models"]))' > /tmp/models-requirements.txt \
-    && /opt/modeltools/bin/pip install -r /tmp/models-requirements.txt
+    && /opt/modeltools/bin/pip install --require-hashes -r requirements/models.txt
 COPY models/build.py models/manifest.json ./models/
 # Downloads (never installs) the pinned mediapipe wheel from PyPI, checks its sha256, converts
 # the two TFLite models and checks the ONNX sha256s against the manifest.
@@ -50,7 +55,6 @@ RUN /opt/modeltools/bin/python models/build.py \
 # the driver comes from the node). Ubuntu 24.04's python3 is 3.12, which kneecave supports,
 # so this stage builds its own venv instead of copying the 3.11 one from `build`.
 FROM ${CUDA_IMAGE} AS gpu
-ARG ORT_GPU_VERSION
 ENV DEBIAN_FRONTEND=noninteractive \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -62,14 +66,15 @@ RUN apt-get update \
     && apt-get install --yes --no-install-recommends python3 python3-venv \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# kneecave[gpu,redis] from its lock: onnxruntime-gpu only (the flavours are extras, so the CPU
+# build never comes in), every other version as in cpu.txt; the lock is universal, so
+# Ubuntu's 3.12 gets the same pins.
+COPY requirements/gpu.txt ./requirements/
+RUN python3 -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-compile --require-hashes -r requirements/gpu.txt
 COPY pyproject.toml README.md ./
 COPY service ./service
-# onnxruntime (CPU, a base dependency) and onnxruntime-gpu install the same `onnxruntime`
-# module: remove the CPU one, then add the GPU build pinned to the CUDA major of the base image.
-RUN python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-compile ".[redis]" \
-    && /opt/venv/bin/pip uninstall --yes onnxruntime \
-    && /opt/venv/bin/pip install --no-compile "onnxruntime-gpu==${ORT_GPU_VERSION}" \
+RUN /opt/venv/bin/pip install --no-compile --no-deps . \
     && /opt/venv/bin/pip uninstall --yes pip \
     && rm -rf /src
 RUN groupadd --system --gid 10001 kneecave \

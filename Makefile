@@ -6,15 +6,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 MODELS := models/pose_detection.onnx models/pose_landmark_full.onnx
 
-.PHONY: setup browser serve test lint audit bench fuzz clean
+.PHONY: setup browser serve test lint lock audit bench fuzz clean
 
 setup: $(STAMP) $(MODELS)
 
-$(STAMP): pyproject.toml sdk/python/pyproject.toml
+# Exactly the locked versions (hash-checked), then the two local packages without their deps
+# (already in the lock; tests/test_lock.py fails when a pyproject and the lock disagree).
+$(STAMP): pyproject.toml sdk/python/pyproject.toml requirements/dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "kneecave needs Python 3.11+"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e 'sdk/python[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e sdk/python
 	touch $@
 
 $(MODELS) &: $(STAMP) models/build.py models/manifest.json
@@ -37,6 +39,21 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy service
+
+# Hashed locks for plain pip, by uv's universal resolver (Python 3.11 and 3.12 alike, one version
+# per package): dev (make setup, CI: both pyprojects' dev extras), cpu / gpu (the images: same
+# versions, one onnxruntime flavour each), models (the image's converter stage). Versions the
+# resolver must not choose are in requirements/constraints.txt. Run after any dependency change.
+LOCK = $(BIN)/uv pip compile --quiet --universal --fork-strategy fewest --python-version 3.11 \
+	--generate-hashes --custom-compile-command 'make lock' -c requirements/constraints.txt
+lock:
+	test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet uv
+	$(LOCK) pyproject.toml sdk/python/pyproject.toml --extra cpu --extra redis --extra models \
+	    --extra dev -o requirements/dev.txt
+	$(LOCK) pyproject.toml --extra cpu --extra redis -c requirements/dev.txt -o requirements/cpu.txt
+	$(LOCK) pyproject.toml --extra gpu --extra redis -c requirements/dev.txt -o requirements/gpu.txt
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["models"]))' \
+	    | $(LOCK) - -c requirements/dev.txt -o requirements/models.txt
 
 # Known vulnerabilities in the installed dependencies: pip-audit (in its own venv, so it audits
 # only the project's) asks PyPI about each pinned version; --strict fails on any package it could

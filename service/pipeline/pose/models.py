@@ -23,10 +23,16 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
 
 from service.config import Settings, get_settings
 from service.errors import ModelError
+
+try:
+    import onnxruntime as ort
+except ImportError as exc:  # the flavour is an extra (one of two that install one module)
+    raise ModelError(
+        "onnxruntime is not installed: pip install 'kneecave[cpu]' (or 'kneecave[gpu]')"
+    ) from exc
 
 Array = npt.NDArray[np.float32]
 
