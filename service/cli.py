@@ -14,6 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kneecave", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -39,6 +46,25 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a tenant")
     create.add_argument("--tenant", required=True)
+    create.add_argument(
+        "--landmarks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="whether the tenant's jobs keep per-frame landmarks for the video overlay "
+        "(tenant-wide; kept unless turned off; --no-landmarks also removes those kept)",
+    )
+    for flag, what in (
+        ("--max-active", "jobs queued or running at once"),
+        ("--rate", "submissions per minute (uploads, keypoints, cancel, delete)"),
+        ("--poll-rate", "reads per minute"),
+    ):
+        create.add_argument(
+            flag,
+            type=_count,
+            metavar="N",
+            help=f"the tenant's own limit on {what} (tenant-wide; 0: back to the server's "
+            "setting; unchanged when not given)",
+        )
     keys_sub.add_parser("list", help="list keys (ids and tenants, never secrets)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")

@@ -88,9 +88,12 @@ class Settings(BaseSettings):
     # The demo page; absent in an image built without web/.
     web_dir: Path = REPO_DIR / "web"
 
-    # Tenancy and limits. Polling counts against the rate: 600/min lets one app
-    # follow ~20 jobs at the 2 s Retry-After hint (measured in loadtests/README.md).
-    rate_limit_per_minute: int = Field(600, ge=1)
+    # Tenancy and limits (a tenant may have its own: `kneecave keys create --max-active N
+    # --rate N --poll-rate N`). Submissions (uploads, keypoints, cancel, delete) and reads
+    # have separate budgets, so polling never starves uploads: 1200 reads/min let one app
+    # follow ~40 jobs at the 2 s Retry-After hint.
+    rate_limit_per_minute: int = Field(120, ge=1, description="submissions per tenant")
+    poll_rate_limit_per_minute: int = Field(1200, ge=1, description="reads per tenant")
     # Failed authentications per client address and minute before it gets 429 (behind a
     # proxy, run uvicorn with --proxy-headers so the address is the client's).
     auth_failures_per_minute: int = Field(30, ge=1)

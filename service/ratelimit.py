@@ -1,16 +1,24 @@
-"""Request rate limits: fixed one-minute windows, in memory or in Redis.
+"""Request rate limits: fixed one-minute windows, in memory or in Redis, told to clients.
 
-Keys are tenants (requests per tenant) and `authfail:<client address>` (failed
-authentications per client, which tenant names, free of colons, never collide with).
+Three budgets (policies): a tenant's `submit` budget (requests that change
+something: uploads, keypoints, cancel, delete, test webhooks), its `poll`
+budget (reads), so an app following its jobs never starves its own uploads,
+and `auth`, failed authentications per client address. Counter keys are
+`<policy>:<tenant or address>`; tenant names are free of colons, so they never
+collide.
 
 A fixed window is coarse (a burst of 2x the limit can straddle two windows) but
-it costs one INCR per request and is exact across API replicas with Redis.
+it costs one INCR per request and is exact across API replicas with Redis. Each
+answer carries the budget it was counted against as IETF RateLimit header
+fields (draft-ietf-httpapi-ratelimit-headers), so clients can slow down before
+a 429.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the embedded backend must not need the Redis client installed
@@ -18,19 +26,57 @@ if TYPE_CHECKING:  # the embedded backend must not need the Redis client install
 
 WINDOW_S = 60
 
+SUBMIT = "submit"
+POLL = "poll"
+AUTH = "auth"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A budget as it stands after this request."""
+
+    policy: str
+    limit: int
+    used: int
+    reset_s: int  # seconds until the window ends
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.limit
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Policy": f'"{self.policy}";q={self.limit};w={WINDOW_S}',
+            "RateLimit": f'"{self.policy}";r={self.remaining};t={self.reset_s}',
+        }
+
 
 class RateLimiter(Protocol):
-    async def hit(self, tenant: str, limit: int) -> int | None:
-        """Count one request; return seconds to wait if over ``limit``, else None."""
+    async def hit(self, key: str) -> tuple[int, int]:
+        """Count one request for ``key``: (requests this window, seconds to its end)."""
         ...
 
-    async def over(self, key: str, limit: int) -> int | None:
-        """Seconds to wait if ``key`` already reached ``limit`` this window (counts nothing)."""
+    async def peek(self, key: str) -> tuple[int, int]:
+        """The same as `hit` without counting."""
         ...
 
 
-def _retry_after(now: float) -> int:
-    return max(1, math.ceil(WINDOW_S - now % WINDOW_S))
+async def take(limiter: RateLimiter, policy: str, subject: str, limit: int) -> Quota:
+    used, reset_s = await limiter.hit(f"{policy}:{subject}")
+    return Quota(policy, limit, used, reset_s)
+
+
+async def look(limiter: RateLimiter, policy: str, subject: str, limit: int) -> Quota:
+    used, reset_s = await limiter.peek(f"{policy}:{subject}")
+    return Quota(policy, limit, used, reset_s)
+
+
+def _window(now: float) -> tuple[int, int]:
+    return int(now // WINDOW_S), max(1, math.ceil(WINDOW_S - now % WINDOW_S))
 
 
 class MemoryRateLimiter:
@@ -39,19 +85,17 @@ class MemoryRateLimiter:
     def __init__(self) -> None:
         self._counts: dict[tuple[str, int], int] = {}
 
-    async def hit(self, tenant: str, limit: int) -> int | None:
-        now = time.time()
-        window = int(now // WINDOW_S)
+    async def hit(self, key: str) -> tuple[int, int]:
+        window, reset_s = _window(time.time())
         if len(self._counts) > 10_000:  # drop old windows now and then
             self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-        n = self._counts.get((tenant, window), 0) + 1
-        self._counts[(tenant, window)] = n
-        return _retry_after(now) if n > limit else None
+        n = self._counts.get((key, window), 0) + 1
+        self._counts[(key, window)] = n
+        return n, reset_s
 
-    async def over(self, key: str, limit: int) -> int | None:
-        now = time.time()
-        n = self._counts.get((key, int(now // WINDOW_S)), 0)
-        return _retry_after(now) if n >= limit else None
+    async def peek(self, key: str) -> tuple[int, int]:
+        window, reset_s = _window(time.time())
+        return self._counts.get((key, window), 0), reset_s
 
 
 class RedisRateLimiter:
@@ -60,16 +104,16 @@ class RedisRateLimiter:
         self.r: Any = redis
         self.prefix = prefix
 
-    async def hit(self, tenant: str, limit: int) -> int | None:
-        now = time.time()
-        key = f"{self.prefix}rate:{tenant}:{int(now // WINDOW_S)}"
+    async def hit(self, key: str) -> tuple[int, int]:
+        window, reset_s = _window(time.time())
+        name = f"{self.prefix}rate:{key}:{window}"
         async with self.r.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
+            pipe.incr(name)
+            pipe.expire(name, WINDOW_S * 2)
             n, _ = await pipe.execute()
-        return _retry_after(now) if int(n) > limit else None
+        return int(n), reset_s
 
-    async def over(self, key: str, limit: int) -> int | None:
-        now = time.time()
-        n = await self.r.get(f"{self.prefix}rate:{key}:{int(now // WINDOW_S)}")
-        return _retry_after(now) if int(n or 0) >= limit else None
+    async def peek(self, key: str) -> tuple[int, int]:
+        window, reset_s = _window(time.time())
+        n = await self.r.get(f"{self.prefix}rate:{key}:{window}")
+        return int(n or 0), reset_s

@@ -42,6 +42,16 @@ class NewKey:
     webhook_secret: str
 
 
+@dataclass(frozen=True, slots=True)
+class TenantLimits:
+    """A tenant's own limits; None keeps the server's setting (`kneecave keys create
+    --max-active N --rate N --poll-rate N`)."""
+
+    max_active: int | None = None
+    rate: int | None = None  # submissions per minute
+    poll_rate: int | None = None  # reads per minute
+
+
 @runtime_checkable
 class KeyStore(Protocol):
     async def add_key(self, record: ApiKeyRecord, webhook_secret: str) -> str:
@@ -53,6 +63,16 @@ class KeyStore(Protocol):
     async def list_keys(self) -> list[ApiKeyRecord]: ...
     async def revoke(self, key_id: str, now: float) -> bool: ...
     async def webhook_secret(self, tenant: str) -> str | None: ...
+    async def landmarks_enabled(self, tenant: str) -> bool:
+        """Whether the tenant's jobs keep per-frame landmarks (the overlay); on unless the
+        tenant opted out (`kneecave keys create --no-landmarks`)."""
+        ...
+
+    async def set_landmarks(self, tenant: str, enabled: bool) -> None: ...
+    async def limits(self, tenant: str) -> TenantLimits: ...
+    async def set_limits(self, tenant: str, limits: TenantLimits) -> None:
+        """Replace the tenant's limits (None fields: back to the server's settings)."""
+        ...
 
 
 def hash_secret(secret: str) -> str:

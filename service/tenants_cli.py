@@ -10,10 +10,11 @@ import argparse
 import asyncio
 import sys
 import time
+from dataclasses import replace
 
 from service.config import Settings
 from service.errors import InvalidRequestError
-from service.jobs.backends import open_backends
+from service.jobs.backends import Backends, open_backends
 from service.tenants import create_key
 
 
@@ -31,6 +32,8 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             print(f"tenant:          {new.tenant}")
             print(f"api key:         {new.api_key}")
             print(f"webhook secret:  {new.webhook_secret}")
+            await _set_landmarks(backends, new.tenant, args.landmarks)
+            await _set_limits(backends, new.tenant, args)
             print("Store the API key now: only its hash is kept.", file=sys.stderr)
             return 0
         if args.keys_command == "list":
@@ -46,6 +49,33 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
             print(f"no such key: {args.key_id}", file=sys.stderr)
             return 1
     raise AssertionError(args.keys_command)
+
+
+async def _set_landmarks(backends: Backends, tenant: str, enabled: bool | None) -> None:
+    """`--landmarks` / `--no-landmarks`: whether the tenant's jobs keep per-frame landmarks
+    (tenant-wide; unchanged when neither is given). Turning them off also removes those
+    its finished jobs kept."""
+    if enabled is None:
+        return
+    await backends.keys.set_landmarks(tenant, enabled)
+    if not enabled:
+        await backends.jobs.drop_tenant_landmarks(tenant)
+    print(f"landmarks:       {'kept' if enabled else 'off (not kept, GET …/landmarks is 404)'}")
+
+
+async def _set_limits(backends: Backends, tenant: str, args: argparse.Namespace) -> None:
+    """`--max-active`, `--rate`, `--poll-rate`: the tenant's own limits (0: the server's
+    setting again; a flag not given leaves that limit as it was)."""
+    given = {name: getattr(args, name, None) for name in ("max_active", "rate", "poll_rate")}
+    if all(v is None for v in given.values()):
+        return
+    limits = await backends.keys.limits(tenant)
+    limits = replace(limits, **{k: (v or None) for k, v in given.items() if v is not None})
+    await backends.keys.set_limits(tenant, limits)
+    for name in given:
+        value = getattr(limits, name)
+        label = f"{name.replace('_', ' ')}:"
+        print(f"{label:<17}{'server setting' if value is None else value}")
 
 
 def keys_command(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ class Env:
             "KNEECAVE_THREADS": "2",
             # Tests poll fast; the rate-limit test sets its own limit.
             "KNEECAVE_RATE_LIMIT_PER_MINUTE": "1000000",
+            "KNEECAVE_POLL_RATE_LIMIT_PER_MINUTE": "1000000",
             "KNEECAVE_AUTH_FAILURES_PER_MINUTE": "1000000",
             **self.extra,
         }
@@ -63,6 +64,18 @@ class Env:
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, queue=self.queue, redis_prefix=self.prefix)
+
+    def kneecave(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a `kneecave …` command against this deployment (as a deployer types it)."""
+        return subprocess.run(
+            [sys.executable, "-m", "service.cli", *args],
+            cwd=REPO,
+            env=self.vars(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def create_key(self, tenant: str) -> NewKey:
         async def create() -> NewKey:

@@ -214,7 +214,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
             env,
             tmp,
             workers=0,
-            rate_limit_per_minute=6,
+            poll_rate_limit_per_minute=6,
             max_active_jobs_per_tenant=2,
         )
         yield Deployment(server, env, acme, beta)

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.clips import REPO
 from tests.service_support import Env, Server, make_env
 
 
 def kneecave(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        cwd=REPO,
-        env=env.vars(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return env.kneecave(*args)
 
 
 def test_keys_create_list_revoke_over_http(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from service.errors import IdempotencyConflictError
 from service.jobs.backends import Backends, open_backends
 from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job, JobError, JobPosition, JobStatus
-from service.tenants import authenticate, create_key, ensure_dev_key
+from service.ratelimit import POLL, SUBMIT, look, take
+from service.tenants import TenantLimits, authenticate, create_key, ensure_dev_key
 from tests.service_support import make_env
 
 pytestmark = pytest.mark.anyio
@@ -395,8 +396,22 @@ async def test_dev_key_replaced_until_real_keys_exist(backends: Backends) -> Non
 
 
 async def test_rate_limiter(backends: Backends) -> None:
-    results = [await backends.rate.hit("acme", 3) for _ in range(4)]
-    assert results[:3] == [None, None, None]
-    assert results[3] is not None
-    assert 1 <= results[3] <= 60
-    assert await backends.rate.hit("beta", 3) is None
+    quotas = [await take(backends.rate, SUBMIT, "acme", 3) for _ in range(4)]
+    assert [q.exceeded for q in quotas] == [False, False, False, True]
+    assert [q.remaining for q in quotas] == [2, 1, 0, 0]
+    assert all(1 <= q.reset_s <= 60 for q in quotas)
+    # Budgets are per policy and per tenant; looking counts nothing.
+    assert (await take(backends.rate, POLL, "acme", 3)).used == 1
+    assert (await take(backends.rate, SUBMIT, "beta", 3)).used == 1
+    assert (await look(backends.rate, SUBMIT, "acme", 3)).used == 4
+    assert (await look(backends.rate, SUBMIT, "acme", 3)).used == 4
+
+
+async def test_tenant_limits_are_kept_per_tenant(backends: Backends) -> None:
+    await create_key(backends.keys, "acme")
+    await create_key(backends.keys, "beta")
+    assert await backends.keys.limits("acme") == TenantLimits()
+    await backends.keys.set_limits("acme", TenantLimits(max_active=50, rate=None, poll_rate=9))
+    assert await backends.keys.limits("acme") == TenantLimits(50, None, 9)
+    assert await backends.keys.limits("beta") == TenantLimits()
+    assert await backends.keys.limits("nobody") == TenantLimits()

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from service import __version__
 from service.api.deps import known_query_only
-from service.api.middleware import HeadAsGet, RequestLog, SecurityHeaders
+from service.api.http_metrics import HttpMetrics
+from service.api.middleware import HeadAsGet, RateLimitHeaders, RequestLog, SecurityHeaders
 from service.api.openapi import complete_openapi
 from service.api.problems import install_problem_handlers, problem_openapi
 from service.api.routes import account, health, jobs, keypoints, metrics, webhooks
@@ -104,7 +105,9 @@ def create_app(
     for module in (jobs, keypoints, account, webhooks, health, metrics):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
+    app.add_middleware(HttpMetrics)  # innermost: sees the route the router matched
     app.add_middleware(HeadAsGet)
+    app.add_middleware(RateLimitHeaders)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -11,8 +12,9 @@ from service.config import Settings
 from service.errors import InvalidRequestError, RateLimitedError, UnauthorizedError
 from service.jobs.backends import Backends
 from service.jobs.base import JobBackend
+from service.ratelimit import AUTH, POLL, SUBMIT, look, take
 from service.storage.base import BlobStore
-from service.tenants import authenticate
+from service.tenants import TenantLimits, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer kc_…` (one per tenant)")
 
@@ -42,46 +44,82 @@ JobsDep = Annotated[JobBackend, Depends(get_jobs)]
 BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The limits that hold for the request's tenant: its own, else the server's."""
+
+    max_active: int
+    rate: int
+    poll_rate: int
+
+
+def _limits(own: TenantLimits, settings: Settings) -> Limits:
+    return Limits(
+        own.max_active or settings.max_active_jobs_per_tenant,
+        own.rate or settings.rate_limit_per_minute,
+        own.poll_rate or settings.poll_rate_limit_per_minute,
+    )
+
+
 async def current_tenant(
     request: Request,
     backends: BackendsDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """Authenticate the API key, then count the request against the tenant's rate.
+    """Authenticate the API key, then count the request against the tenant's budget.
 
-    Failed authentications are counted per client address: past
+    Reads (GET, HEAD) count against the `poll` budget, everything else against
+    `submit`. Failed authentications are counted per client address: past
     `auth_failures_per_minute` the client gets 429 without its key being looked at,
-    so keys cannot be guessed at the rate the server answers.
+    so keys cannot be guessed at the rate the server answers. The budget counted is
+    left in the request state for the RateLimit header fields.
     """
-    failures = f"authfail:{request.client.host if request.client else '-'}"
-    limit = settings.auth_failures_per_minute
-    blocked = await backends.rate.over(failures, limit)
-    if blocked is not None:
+    address = request.client.host if request.client else "-"
+    failures = await look(backends.rate, AUTH, address, settings.auth_failures_per_minute)
+    request.state.quota = failures
+    if failures.remaining == 0:
         raise RateLimitedError(
-            f"more than {limit} failed authentications per minute from this address",
-            retry_after_s=blocked,
+            f"more than {failures.limit} failed authentications per minute from this address",
+            retry_after_s=failures.reset_s,
             code="too_many_auth_failures",
         )
     tenant = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         tenant = await authenticate(backends.keys, credentials.credentials)
     if tenant is None:
-        await backends.rate.hit(failures, limit)
+        request.state.quota = await take(
+            backends.rate, AUTH, address, settings.auth_failures_per_minute
+        )
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise UnauthorizedError("send `Authorization: Bearer <api key>`")
         raise UnauthorizedError("the API key is not valid")
     request.state.tenant = tenant  # for the access log
-    retry_after = await backends.rate.hit(tenant, settings.rate_limit_per_minute)
-    if retry_after is not None:
+    limits = _limits(await backends.keys.limits(tenant), settings)
+    request.state.limits = limits
+    if request.method in ("GET", "HEAD"):
+        quota = await take(backends.rate, POLL, tenant, limits.poll_rate)
+    else:
+        quota = await take(backends.rate, SUBMIT, tenant, limits.rate)
+    request.state.quota = quota
+    if quota.exceeded:
+        kind = "reads" if quota.policy == POLL else "submissions"
         raise RateLimitedError(
-            f"more than {settings.rate_limit_per_minute} requests per minute",
-            retry_after_s=retry_after,
+            f"more than {quota.limit} {kind} per minute", retry_after_s=quota.reset_s
         )
     return tenant
 
 
 TenantDep = Annotated[str, Depends(current_tenant)]
+
+
+def tenant_limits(request: Request, tenant: TenantDep) -> Limits:
+    del tenant  # authenticated first: it sets the limits
+    limits: Limits = request.state.limits
+    return limits
+
+
+LimitsDep = Annotated[Limits, Depends(tenant_limits)]
 
 
 async def known_query_only(request: Request) -> None:

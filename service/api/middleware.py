@@ -1,5 +1,5 @@
-"""ASGI middleware around every response: the request id and the access log, security
-headers, and HEAD served as GET.
+"""ASGI middleware around every response: the request id and the access log, the rate
+limit header fields, security headers, and HEAD served as GET.
 
 Pure ASGI (no BaseHTTPMiddleware): they wrap `send` and never buffer a body, so
 streamed uploads and responses stay streamed.
@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.logs import bind
+from service.ratelimit import Quota
 
 log = logging.getLogger("kneecave.api")
 
@@ -73,6 +74,31 @@ class RequestLog:
                             "ms": round((time.perf_counter() - start) * 1e3, 1),
                         },
                     )
+
+
+class RateLimitHeaders:
+    """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) for the
+    budget the request was counted against (service.ratelimit), on success and error
+    alike; routes that count nothing (health, metrics, the page) send none."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, Any] = scope.setdefault("state", {})
+
+        async def with_quota(message: Message) -> None:
+            quota: Quota | None = state.get("quota")
+            if message["type"] == "http.response.start" and quota is not None:
+                headers = MutableHeaders(scope=message)
+                for name, value in quota.headers().items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, with_quota)
 
 
 # The API answers JSON; nothing it serves may be framed, sniffed into another type,

@@ -6,7 +6,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from service.tenants import ApiKeyRecord
+from service.tenants import ApiKeyRecord, TenantLimits
+
+_LIMIT_FIELDS = ("max_active", "rate", "poll_rate")  # fields of the tenant's hash; "" = unset
 
 
 class RedisKeyStore:
@@ -66,3 +68,20 @@ class RedisKeyStore:
     async def webhook_secret(self, tenant: str) -> str | None:
         secret = await self.r.hget(self._tenant(tenant), "webhook_secret")
         return None if secret is None else str(secret)
+
+    async def landmarks_enabled(self, tenant: str) -> bool:
+        return bool(await self.r.hget(self._tenant(tenant), "landmarks") != "0")
+
+    async def set_landmarks(self, tenant: str, enabled: bool) -> None:
+        await self.r.hset(self._tenant(tenant), "landmarks", int(enabled))
+
+    async def limits(self, tenant: str) -> TenantLimits:
+        raw = await self.r.hmget(self._tenant(tenant), _LIMIT_FIELDS)
+        return TenantLimits(*(None if v in (None, "") else int(v) for v in raw))
+
+    async def set_limits(self, tenant: str, limits: TenantLimits) -> None:
+        values = (limits.max_active, limits.rate, limits.poll_rate)
+        await self.r.hset(
+            self._tenant(tenant),
+            mapping={f: "" if v is None else v for f, v in zip(_LIMIT_FIELDS, values, strict=True)},
+        )

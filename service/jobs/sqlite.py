@@ -54,6 +54,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE landmarks (job_id TEXT PRIMARY KEY, data BLOB NOT NULL);
     ALTER TABLE tenants ADD COLUMN landmarks INTEGER NOT NULL DEFAULT 1;
     """,
+    # Per-tenant limits; NULL keeps the server's setting.
+    """
+    ALTER TABLE tenants ADD COLUMN max_active INTEGER;
+    ALTER TABLE tenants ADD COLUMN rate INTEGER;
+    ALTER TABLE tenants ADD COLUMN poll_rate INTEGER;
+    """,
 )
 
 

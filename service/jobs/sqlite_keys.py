@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from service.jobs.sqlite import Database
-from service.tenants import ApiKeyRecord
+from service.tenants import ApiKeyRecord, TenantLimits
 
 
 def _record(row: sqlite3.Row) -> ApiKeyRecord:
@@ -72,3 +72,28 @@ class SqliteKeyStore:
             write=False,
         )
         return None if row is None else str(row[0])
+
+    async def landmarks_enabled(self, tenant: str) -> bool:
+        sql = "SELECT landmarks FROM tenants WHERE name = ?"
+        row = await self.db.run(lambda c: c.execute(sql, (tenant,)).fetchone(), write=False)
+        return row is None or bool(row[0])
+
+    async def set_landmarks(self, tenant: str, enabled: bool) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                "UPDATE tenants SET landmarks = ? WHERE name = ?", (int(enabled), tenant)
+            )
+        )
+
+    async def limits(self, tenant: str) -> TenantLimits:
+        sql = "SELECT max_active, rate, poll_rate FROM tenants WHERE name = ?"
+        row = await self.db.run(lambda c: c.execute(sql, (tenant,)).fetchone(), write=False)
+        return TenantLimits() if row is None else TenantLimits(*row)
+
+    async def set_limits(self, tenant: str, limits: TenantLimits) -> None:
+        await self.db.run(
+            lambda c: c.execute(
+                "UPDATE tenants SET max_active = ?, rate = ?, poll_rate = ? WHERE name = ?",
+                (limits.max_active, limits.rate, limits.poll_rate, tenant),
+            )
+        )

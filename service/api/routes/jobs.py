@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from service.api.cursor import decode_cursor, encode_cursor
-from service.api.deps import BlobsDep, JobsDep, SettingsDep, TenantDep
+from service.api.deps import BlobsDep, JobsDep, LimitsDep, SettingsDep, TenantDep
 from service.api.problems import problem_responses
 from service.api.schemas import JobList
 from service.api.upload import UploadInfo, receive_video
@@ -111,6 +111,7 @@ async def create_job(
     *,
     response: Response,
     tenant: TenantDep,
+    limits: LimitsDep,
     jobs: JobsDep,
     blobs: BlobsDep,
     settings: SettingsDep,
@@ -124,7 +125,7 @@ async def create_job(
     earlier = None
     if idempotency_key is not None:
         earlier = await jobs.find_by_idempotency_key(tenant, idempotency_key)
-    limit = settings.max_active_jobs_per_tenant
+    limit = limits.max_active
     too_many = RateLimitedError(
         f"at most {limit} jobs may be queued or running",
         retry_after_s=settings.retry_after_s * 5,
