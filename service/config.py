@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # proxy's address and so its failed-authentication budget.
     forwarded_allow_ips: str = "127.0.0.1"
     max_active_jobs_per_tenant: int = Field(8, ge=1)
+    # `kneecave serve` with no real key prints a dev key (tenant "dev"), kept across
+    # restarts; off in production (k8s/), which also revokes any dev key.
+    dev_key: bool = True
 
     # Webhooks
     webhook_allow_private: bool = False

@@ -123,12 +123,24 @@ async def authenticate(store: KeyStore, api_key: str) -> str | None:
     return record.tenant
 
 
-async def ensure_dev_key(store: KeyStore) -> NewKey | None:
-    """With no real (non-dev) keys, replace any old dev key with a fresh one."""
+async def ensure_dev_key(store: KeyStore, kept: str | None) -> str | None:
+    """The dev key to show while no real (non-dev) key exists: ``kept`` (the one an earlier
+    start saved) while it still works, else a new one; None once real keys exist.
+
+    Never revokes: API processes starting together on one store would revoke each
+    other's keys (production turns the dev key off instead: `revoke_dev_keys`)."""
     keys = [k for k in await store.list_keys() if k.revoked_at is None]
     if any(not k.dev for k in keys):
         return None
+    if kept is not None and await authenticate(store, kept) == DEV_TENANT:
+        return kept
+    return (await create_key(store, DEV_TENANT, dev=True)).api_key
+
+
+async def revoke_dev_keys(store: KeyStore) -> int:
+    """Revoke every dev key (the dev key is turned off); returns how many were live."""
     now = time.time()
-    for key in keys:
+    live = [k for k in await store.list_keys() if k.dev and k.revoked_at is None]
+    for key in live:
         await store.revoke(key.id, now)
-    return await create_key(store, DEV_TENANT, dev=True)
+    return len(live)

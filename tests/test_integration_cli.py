@@ -42,21 +42,48 @@ def test_keys_create_list_revoke_over_http(tmp_path: Path) -> None:
             server.stop()
 
 
-def test_serve_without_keys_prints_a_working_dev_key(tmp_path: Path) -> None:
+def _dev_key_of(server: Server) -> str | None:
+    found = re.search(r"Authorization: Bearer (kc_\S+)", server.log())
+    return None if found is None else found[1]
+
+
+def test_serve_without_keys_prints_a_dev_key_kept_across_restarts(tmp_path: Path) -> None:
     with make_env("sqlite", tmp_path) as env:
         server = Server(env, tmp_path, workers=0)
         try:
-            banner = server.log()
-            found = re.search(r"Authorization: Bearer (kc_\S+)", banner)
-            assert found, banner
-            assert "DEV key" in banner
-            with server.client(found[1]) as c:
+            key = _dev_key_of(server)
+            assert key, server.log()
+            assert "DEV key" in server.log()
+            with server.client(key) as c:
                 assert c.get("/v1/jobs").status_code == 200
         finally:
             server.stop()
         # uvicorn re-raises SIGTERM after a clean shutdown, so the exit status says -15.
         assert server.popen.returncode in (0, -15)
         assert "Application shutdown complete" in server.log()
+        saved = env.data_dir / "dev-api-key"
+        assert saved.read_text().strip() == key
+        assert saved.stat().st_mode & 0o777 == 0o600
+
+        # A restart (or a second process on the same store) shows the same, working key.
+        again = Server(env, tmp_path, workers=0)
+        try:
+            assert _dev_key_of(again) == key
+            with again.client(key) as c:
+                assert c.get("/v1/jobs").status_code == 200
+        finally:
+            again.stop()
+
+        # Turned off: no key printed, and the one handed out no longer works.
+        off = Server(env, tmp_path, workers=0, dev_key="false")
+        try:
+            assert _dev_key_of(off) is None
+            assert "DEV key" not in off.log()
+            with off.client(key) as c:
+                assert c.get("/v1/jobs").status_code == 401
+            assert not saved.exists()
+        finally:
+            off.stop()
 
 
 def test_keys_create_refuses_unsafe_tenant_names_and_files_are_owner_only(

@@ -17,7 +17,13 @@ from service.jobs.backends import Backends, open_backends
 from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job, JobError, JobPosition, JobStatus
 from service.ratelimit import POLL, SUBMIT, look, take
-from service.tenants import TenantLimits, authenticate, create_key, ensure_dev_key
+from service.tenants import (
+    TenantLimits,
+    authenticate,
+    create_key,
+    ensure_dev_key,
+    revoke_dev_keys,
+)
 from tests.service_support import make_env
 
 pytestmark = pytest.mark.anyio
@@ -383,16 +389,23 @@ async def test_keys_hashed_authenticated_and_revoked(backends: Backends) -> None
     assert await keys.revoke(new.key_id, time.time())
     assert await authenticate(keys, new.api_key) is None
     assert await authenticate(keys, second.api_key) == "acme"
-    assert await ensure_dev_key(keys) is None  # real keys exist: no dev key
+    assert await ensure_dev_key(keys, None) is None  # real keys exist: no dev key
 
 
-async def test_dev_key_replaced_until_real_keys_exist(backends: Backends) -> None:
-    first = await ensure_dev_key(backends.keys)
-    second = await ensure_dev_key(backends.keys)
+async def test_dev_key_kept_until_real_keys_exist(backends: Backends) -> None:
+    first = await ensure_dev_key(backends.keys, None)
     assert first is not None
+    assert await ensure_dev_key(backends.keys, first) == first  # a restart keeps it
+    second = await ensure_dev_key(backends.keys, None)  # the saved copy was lost
     assert second is not None
-    assert await authenticate(backends.keys, first.api_key) is None
-    assert await authenticate(backends.keys, second.api_key) == "dev"
+    assert second != first
+    # Nothing revokes: another process may be showing the first one.
+    assert await authenticate(backends.keys, first) == "dev"
+    assert await authenticate(backends.keys, second) == "dev"
+    assert await ensure_dev_key(backends.keys, "kc_000000000000_gone") not in (None, first)
+    assert await revoke_dev_keys(backends.keys) == 3
+    assert await authenticate(backends.keys, first) is None
+    assert await revoke_dev_keys(backends.keys) == 0
 
 
 async def test_rate_limiter(backends: Backends) -> None:
