@@ -32,7 +32,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
-test: setup browser
+# The TypeScript SDK's build and test tools (tests/test_sdk_typescript.py), from package-lock.json.
+TS_SDK := sdk/typescript/node_modules/.installed-stamp
+$(TS_SDK): sdk/typescript/package-lock.json
+	cd sdk/typescript && npm ci --no-audit --no-fund
+	touch $@
+
+test: setup browser $(TS_SDK)
 	$(BIN)/python -m pytest
 
 lint: setup

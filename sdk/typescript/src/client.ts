@@ -14,7 +14,7 @@ import { JobCanceledError, JobFailedError, KneecaveError, WaitTimeoutError } fro
 import { send, sendJson, type FetchLike, type HttpConfig } from "./http.js";
 import { env, sleep, uuid4 } from "./platform.js";
 import { pollDelayMs, retryPolicy } from "./retry.js";
-import type { Exercise, Job, JobList, KeypointsRequest, ScoreResult, View } from "./types.js";
+import type { Exercise, Job, JobList, KeypointsRequest, ScoreResult, View, WebhookTestResult } from "./types.js";
 import { multipart, prepareVideo, type VideoInput } from "./upload.js";
 
 export interface ClientOptions {
@@ -61,7 +61,7 @@ export type ScoreOptions = CreateJobOptions & WaitOptions;
 export interface ListOptions extends RequestOptions {
   /** Page size, 1..100 (server default 20). */
   limit?: number;
-  /** A job id: list the jobs after it (the previous page's `next_cursor`). */
+  /** The previous page's `next_cursor` (opaque): list the jobs after that page. */
   startingAfter?: string;
 }
 
@@ -176,5 +176,16 @@ export class Kneecave {
       signal: options.signal,
     });
     return body.secret;
+  }
+
+  /** Sends one signed `webhook.test` event to `url` now and says whether it was delivered
+   * (for wiring up a receiver without running a job). */
+  async testWebhook(url: string, options: RequestOptions = {}): Promise<WebhookTestResult> {
+    return sendJson<WebhookTestResult>(this.http, {
+      method: "POST",
+      path: "/v1/webhooks/test",
+      json: { url },
+      signal: options.signal,
+    });
   }
 }

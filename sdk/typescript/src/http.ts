@@ -107,7 +107,9 @@ async function attempt(config: HttpConfig, spec: RequestSpec, url: string): Prom
     }
     // fetch rejects with a TypeError when no response came (refused, reset, DNS, CORS).
     if (!(cause instanceof TypeError)) throw cause;
-    return { error: new APIConnectionError(`connection failed: ${cause.message}`, { ...init, cause }), retry: true };
+    const reason = (cause as { cause?: { code?: unknown } }).cause?.code; // Node: ECONNREFUSED, …
+    const message = `connection failed: ${cause.message}${typeof reason === "string" ? ` (${reason})` : ""}`;
+    return { error: new APIConnectionError(message, { ...init, cause }), retry: true };
   } finally {
     done();
   }

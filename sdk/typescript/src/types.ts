@@ -38,13 +38,13 @@ type Defaulted = "t_s" | "view" | "world";
  */
 export type KeypointsRequest = Omit<KeypointsIn, Defaulted> & Partial<Pick<KeypointsIn, Defaulted>>;
 
-/** What a webhook delivery carries (Standard Webhooks payload, JSON body). */
-export interface WebhookEvent {
-  type: "job.succeeded" | "job.failed";
-  /** ISO 8601 time the event was produced. */
-  timestamp: string;
-  /** The job, as `GET /v1/jobs/{id}` returns it. */
-  data: Job;
-}
+/** A `job.succeeded` / `job.failed` webhook (never sent for a cancel). */
+export type JobEvent = Schemas["JobEvent"];
+/** The event `POST /v1/webhooks/test` sends. */
+export type WebhookTestEvent = Schemas["WebhookTestEvent"];
+/** What a webhook delivery carries (Standard Webhooks payload, JSON body); switch on `type`. */
+export type WebhookEvent = JobEvent | WebhookTestEvent;
+/** The outcome of `POST /v1/webhooks/test`. */
+export type WebhookTestResult = Schemas["WebhookTestResult"];
 
 export type { components, operations, paths } from "./generated/openapi.js";

@@ -13,7 +13,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List jobs, newest first */
+        /**
+         * List jobs, newest first
+         * @description Pages follow `next_cursor`: pass it as `starting_after` for the next page. A cursor is a position in the list, not an offset, so jobs created or deleted meanwhile neither repeat nor skip a job.
+         */
         get: operations["jobs-list_jobs"];
         put?: never;
         /**
@@ -122,6 +125,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a signed test event to a webhook URL
+         * @description Sends one `webhook.test` event, signed with this tenant's secret like a job's webhook, and answers with the outcome. One attempt, at most 5 s, no retries. Counts against the rate limit like a submission.
+         */
+        post: operations["webhooks-send_test_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -174,7 +197,59 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "job.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A job succeeded */
+        post: operations["webhooks-job_succeeded"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "job.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A job failed */
+        post: operations["webhooks-job_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A test event (POST /v1/webhooks/test) */
+        post: operations["webhooks-webhook_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** Advice */
@@ -332,8 +407,7 @@ export interface components {
          *     path on the server (a decoder or model message may quote one).
          */
         JobError: {
-            /** Code */
-            code: string;
+            code: components["schemas"]["JobErrorCode"];
             /** Detail */
             detail: string;
         };
@@ -384,7 +458,7 @@ export interface components {
             items: components["schemas"]["JobPublic"][];
             /**
              * Next Cursor
-             * @description pass as `cursor` for the next page
+             * @description pass as `starting_after` for the next page; null on the last page
              */
             next_cursor?: string | null;
         };
@@ -675,11 +749,7 @@ export interface components {
              * @example no job job_3f2a… for this API key
              */
             detail: string;
-            /**
-             * Code
-             * @example not_found
-             */
-            code: string;
+            code: components["schemas"]["ProblemCode"];
             /** Instance */
             instance?: string | null;
             /**
@@ -757,7 +827,344 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** ScoreResult */
+        /**
+         * ScoreResult
+         * @example {
+         *       "rep_count": 2,
+         *       "view": "front",
+         *       "view_changes": false,
+         *       "confidence": 0.71,
+         *       "reason": null,
+         *       "notes": [],
+         *       "video": {
+         *         "fps": 30,
+         *         "frames": 216,
+         *         "width": 720,
+         *         "height": 1280,
+         *         "duration_s": 7.2
+         *       },
+         *       "reps": [
+         *         {
+         *           "index": 1,
+         *           "start_s": 1.167,
+         *           "bottom_s": 2,
+         *           "end_s": 2.833,
+         *           "start_frame": 35,
+         *           "bottom_frame": 60,
+         *           "end_frame": 85,
+         *           "view": "front",
+         *           "yaw_deg": 0,
+         *           "depth": {
+         *             "hip_drop_leg": 0.503,
+         *             "bottom_height_leg": 0.49,
+         *             "below_parallel": null,
+         *             "knee_flexion_deg": null
+         *           },
+         *           "knee_cave": {
+         *             "score": 90.7,
+         *             "severity": "none",
+         *             "worse_side": null,
+         *             "left": {
+         *               "score": 90.7,
+         *               "severity": "none",
+         *               "deviation_leg": 0.05,
+         *               "deviation_deg": 7,
+         *               "deviation_descent_leg": 0.042,
+         *               "deviation_ascent_leg": 0.044,
+         *               "deviation_bottom_leg": 0.052,
+         *               "deviation_sd_leg": 0.021,
+         *               "knee_toe_ratio_mid": 0.741,
+         *               "knee_toe_ratio_descent": 0.741,
+         *               "knee_toe_ratio_ascent": 0.739,
+         *               "knee_toe_ratio_bottom": 0.736,
+         *               "knee_ankle_ratio_mid": 0.844,
+         *               "medial_knee_displacement_leg": -0.001,
+         *               "fppa_deg": 0.188,
+         *               "fppa_mid_deg": -0.193,
+         *               "fppa_standing_deg": -0.161,
+         *               "fppa_mid_change_deg": -0.032
+         *             },
+         *             "right": {
+         *               "score": 90.7,
+         *               "severity": "none",
+         *               "deviation_leg": 0.05,
+         *               "deviation_deg": 6.9,
+         *               "deviation_descent_leg": 0.042,
+         *               "deviation_ascent_leg": 0.04,
+         *               "deviation_bottom_leg": 0.052,
+         *               "deviation_sd_leg": 0.021,
+         *               "knee_toe_ratio_mid": 0.743,
+         *               "knee_toe_ratio_descent": 0.743,
+         *               "knee_toe_ratio_ascent": 0.746,
+         *               "knee_toe_ratio_bottom": 0.742,
+         *               "knee_ankle_ratio_mid": 0.849,
+         *               "medial_knee_displacement_leg": 0.001,
+         *               "fppa_deg": 0.066,
+         *               "fppa_mid_deg": -0.585,
+         *               "fppa_standing_deg": -0.116,
+         *               "fppa_mid_change_deg": -0.47
+         *             },
+         *             "kasr_mid": 0.849,
+         *             "kasr_bottom": 0.841,
+         *             "ktsr_mid": 0.744,
+         *             "reason": null
+         *           },
+         *           "ankle": {
+         *             "score": 100,
+         *             "left": {
+         *               "score": 100,
+         *               "shank_tilt_mid_deg": 5.83,
+         *               "shank_tilt_change_deg": 1.74,
+         *               "medial_ankle_drift_leg": 0,
+         *               "toe_out_change_deg": -0.1,
+         *               "heel_lift_leg": null
+         *             },
+         *             "right": {
+         *               "score": 100,
+         *               "shank_tilt_mid_deg": 5.66,
+         *               "shank_tilt_change_deg": 1.61,
+         *               "medial_ankle_drift_leg": 0.003,
+         *               "toe_out_change_deg": 0.27,
+         *               "heel_lift_leg": null
+         *             },
+         *             "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+         *             "reason": null
+         *           },
+         *           "confidence": 0.706
+         *         },
+         *         {
+         *           "index": 2,
+         *           "start_s": 3.767,
+         *           "bottom_s": 4.6,
+         *           "end_s": 5.433,
+         *           "start_frame": 113,
+         *           "bottom_frame": 138,
+         *           "end_frame": 163,
+         *           "view": "front",
+         *           "yaw_deg": 0,
+         *           "depth": {
+         *             "hip_drop_leg": 0.503,
+         *             "bottom_height_leg": 0.491,
+         *             "below_parallel": null,
+         *             "knee_flexion_deg": null
+         *           },
+         *           "knee_cave": {
+         *             "score": 71.5,
+         *             "severity": "mild",
+         *             "worse_side": "left",
+         *             "left": {
+         *               "score": 71.5,
+         *               "severity": "mild",
+         *               "deviation_leg": 0.118,
+         *               "deviation_deg": 17.1,
+         *               "deviation_descent_leg": 0.124,
+         *               "deviation_ascent_leg": 0.123,
+         *               "deviation_bottom_leg": 0.11,
+         *               "deviation_sd_leg": 0.02,
+         *               "knee_toe_ratio_mid": 0.382,
+         *               "knee_toe_ratio_descent": 0.399,
+         *               "knee_toe_ratio_ascent": 0.367,
+         *               "knee_toe_ratio_bottom": 0.481,
+         *               "knee_ankle_ratio_mid": 0.436,
+         *               "medial_knee_displacement_leg": 0.09,
+         *               "fppa_deg": 30.01,
+         *               "fppa_mid_deg": 29.694,
+         *               "fppa_standing_deg": 0.19,
+         *               "fppa_mid_change_deg": 29.505
+         *             },
+         *             "right": {
+         *               "score": 81.7,
+         *               "severity": "mild",
+         *               "deviation_leg": 0.089,
+         *               "deviation_deg": 12.9,
+         *               "deviation_descent_leg": 0.092,
+         *               "deviation_ascent_leg": 0.091,
+         *               "deviation_bottom_leg": 0.085,
+         *               "deviation_sd_leg": 0.02,
+         *               "knee_toe_ratio_mid": 0.526,
+         *               "knee_toe_ratio_descent": 0.509,
+         *               "knee_toe_ratio_ascent": 0.549,
+         *               "knee_toe_ratio_bottom": 0.579,
+         *               "knee_ankle_ratio_mid": 0.6,
+         *               "medial_knee_displacement_leg": 0.053,
+         *               "fppa_deg": 17.824,
+         *               "fppa_mid_deg": 17.736,
+         *               "fppa_standing_deg": -0.073,
+         *               "fppa_mid_change_deg": 17.809
+         *             },
+         *             "kasr_mid": 0.52,
+         *             "kasr_bottom": 0.607,
+         *             "ktsr_mid": 0.456,
+         *             "reason": null
+         *           },
+         *           "ankle": {
+         *             "score": 100,
+         *             "left": {
+         *               "score": 100,
+         *               "shank_tilt_mid_deg": 20.84,
+         *               "shank_tilt_change_deg": 16.6,
+         *               "medial_ankle_drift_leg": 0,
+         *               "toe_out_change_deg": 0.05,
+         *               "heel_lift_leg": null
+         *             },
+         *             "right": {
+         *               "score": 100,
+         *               "shank_tilt_mid_deg": 14.87,
+         *               "shank_tilt_change_deg": 10.52,
+         *               "medial_ankle_drift_leg": 0.001,
+         *               "toe_out_change_deg": 0.45,
+         *               "heel_lift_leg": null
+         *             },
+         *             "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+         *             "reason": null
+         *           },
+         *           "confidence": 0.714
+         *         }
+         *       ],
+         *       "summary": {
+         *         "knee_cave": {
+         *           "score": 81.1,
+         *           "severity": "mild",
+         *           "flagged_reps": [
+         *             2
+         *           ],
+         *           "left": {
+         *             "mean_score": 81.1,
+         *             "worst_score": 71.5,
+         *             "worst_rep": 2,
+         *             "reps_flagged": 1
+         *           },
+         *           "right": {
+         *             "mean_score": 86.2,
+         *             "worst_score": 81.7,
+         *             "worst_rep": 2,
+         *             "reps_flagged": 1
+         *           },
+         *           "worst_rep": 2,
+         *           "trend_per_rep": null,
+         *           "later_reps_worse": null,
+         *           "reason": null
+         *         },
+         *         "ankle": {
+         *           "score": 100,
+         *           "severity": null,
+         *           "flagged_reps": [],
+         *           "left": {
+         *             "mean_score": 100,
+         *             "worst_score": 100,
+         *             "worst_rep": 1,
+         *             "reps_flagged": 0
+         *           },
+         *           "right": {
+         *             "mean_score": 100,
+         *             "worst_score": 100,
+         *             "worst_rep": 1,
+         *             "reps_flagged": 0
+         *           },
+         *           "worst_rep": 1,
+         *           "trend_per_rep": null,
+         *           "later_reps_worse": null,
+         *           "reason": null
+         *         },
+         *         "asymmetry": {
+         *           "knee_cave_points": -5.1,
+         *           "ankle_points": 0,
+         *           "worse_side": null
+         *         },
+         *         "cues": [
+         *           {
+         *             "id": "knees_out",
+         *             "text": "Knees out: push your knees over your little toes on the way down and up.",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           }
+         *         ],
+         *         "exercises": [
+         *           {
+         *             "id": "banded_squat",
+         *             "text": "Banded squats: a mini band above the knees, push out against it (2-3 x 10-15).",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           },
+         *           {
+         *             "id": "clamshells",
+         *             "text": "Clamshells with a band (2-3 x 15 per side) for the hip abductors and external rotators.",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           },
+         *           {
+         *             "id": "x_band_walk",
+         *             "text": "X-band walks (2-3 x 10 steps each way).",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           },
+         *           {
+         *             "id": "lateral_squat_walk",
+         *             "text": "Lateral squat walks with a band (2-3 x 10 steps each way).",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           },
+         *           {
+         *             "id": "banded_lunge_warmup",
+         *             "text": "Banded lunge warm-up: a band pulling the knee in, resist it (reactive neuromuscular training).",
+         *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+         *             "reps": [
+         *               2
+         *             ],
+         *             "sides": [
+         *               "left",
+         *               "right"
+         *             ]
+         *           }
+         *         ]
+         *       },
+         *       "model": {
+         *         "pose": "client",
+         *         "scorer": "kneecave-scorer/2.1.0",
+         *         "versions": {
+         *           "scorer": "kneecave-scorer/2.1.0",
+         *           "numpy": "2.4.6",
+         *           "scipy": "1.17.1"
+         *         }
+         *       },
+         *       "timings": {
+         *         "cleanup_ms": 4.07,
+         *         "reps_view_ms": 1.59,
+         *         "metrics_ms": 13.07,
+         *         "total_ms": 18.73
+         *       }
+         *     }
+         */
         ScoreResult: {
             /**
              * Rep Count
@@ -916,6 +1323,29 @@ export interface components {
              * @description verifies the `webhook-signature` header (Standard Webhooks)
              */
             secret: string;
+        };
+        /** WebhookTestResult */
+        WebhookTestResult: {
+            /**
+             * Delivered
+             * @description the receiver answered 2xx
+             */
+            delivered: boolean;
+            /**
+             * Status Code
+             * @description the receiver's HTTP status, if it answered
+             */
+            status_code: number | null;
+            /**
+             * Error
+             * @description why it was not delivered (HTTP status, timeout, …)
+             */
+            error: string | null;
+            /**
+             * Webhook Id
+             * @description the event's `webhook-id` header
+             */
+            webhook_id: string;
         };
         /**
          * KeypointsIn
@@ -1428,11 +1858,118 @@ export interface components {
              */
             world: (number | null)[][][] | null;
         };
+        /**
+         * WebhookTestRequest
+         * @example {
+         *       "url": "https://app.example.com/hooks"
+         *     }
+         */
+        WebhookTestRequest: {
+            /**
+             * Url
+             * @description http(s) URL of the receiver; the rules of a job's `webhook_url` apply
+             */
+            url: string;
+        };
+        /**
+         * JobEvent
+         * @description Sent once a job with a `webhook_url` succeeds or fails (never for a cancel).
+         */
+        JobEvent: {
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "job.succeeded" | "job.failed";
+            /**
+             * Timestamp
+             * Format: date-time
+             * @description when the event was made (not the attempt)
+             */
+            timestamp: string;
+            /** @description the job as GET /v1/jobs/{id} returns it, less `webhook_deliveries` */
+            data: components["schemas"]["JobPublic"];
+        };
+        /**
+         * WebhookTestData
+         * @description `data` of a `webhook.test` event.
+         */
+        WebhookTestData: {
+            /**
+             * Message
+             * @description a human-readable note; nothing to act on
+             */
+            message: string;
+            /**
+             * Request Id
+             * @description the id of the request that sent it
+             * @default null
+             */
+            request_id: string | null;
+        };
+        /**
+         * WebhookTestEvent
+         * @description Sent by POST /v1/webhooks/test.
+         */
+        WebhookTestEvent: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "webhook.test";
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["WebhookTestData"];
+        };
+        /**
+         * @description Stable code of a failed request (docs/api.md, Errors). New codes may be added: treat an unknown one by its HTTP status.
+         * @enum {string}
+         */
+        ProblemCode: "bad_request" | "client_disconnected" | "unauthorized" | "not_found" | "job_not_found" | "landmarks_disabled" | "landmarks_not_found" | "method_not_allowed" | "request_timeout" | "idempotency_conflict" | "too_large" | "unsupported_media_type" | "invalid_request" | "invalid_cursor" | "keypoints_invalid" | "webhook_url_refused" | "rate_limited" | "too_many_active_jobs" | "too_many_auth_failures" | "http_error" | "internal_error";
+        /**
+         * @description Stable code of a failed or canceled job (docs/api.md, Errors). New codes may be added.
+         * @enum {string}
+         */
+        JobErrorCode: "video_unreadable" | "too_long" | "too_many_frames" | "too_large" | "no_person" | "keypoints_invalid" | "video_missing" | "worker_lost" | "timeout" | "internal_error" | "canceled";
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /**
+         * @description The event's id: the same on every retry of it, so dedupe on it (`job_….succeeded`, `job_….failed`, `msg_test_…`).
+         * @example job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b.succeeded
+         */
+        WebhookId: string;
+        /**
+         * @description Unix seconds of this attempt; refuse one too far from your clock (replays).
+         * @example 1795563609
+         */
+        WebhookTimestamp: string;
+        /**
+         * @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` with the tenant's secret (GET /v1/webhook-secret), per Standard Webhooks; space-separated when there are several.
+         * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+         */
+        WebhookSignature: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description This request's id: the client's own `X-Request-Id` when it is 1-128 of `A-Z a-z 0-9 . _ : -`, else a new `req_…`. In every log line of the request and in problem bodies (`request_id`). */
+        "X-Request-Id": string;
+        /** @description The quota policy this request was counted against (IETF draft-ietf-httpapi-ratelimit-headers), e.g. `"submit";q=120;w=60`: q requests per w seconds. Policies: `submit` (POST, DELETE), `poll` (GET, HEAD; a budget of its own) per tenant, and `auth` (failed authentications per client address). */
+        "RateLimit-Policy": string;
+        /** @description What is left of that quota, e.g. `"submit";r=119;t=42`: r requests remain for the next t seconds. */
+        RateLimit: string;
+        /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+        "Retry-After": number;
+        /** @description The new job: `/v1/jobs/{id}`. */
+        Location: string;
+        /** @description `true` when the `Idempotency-Key` named an earlier job: this is that job, no new one was made. */
+        "Idempotent-Replayed": "true";
+        /** @description `Bearer realm="kneecave"` */
+        "WWW-Authenticate": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1441,7 +1978,8 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
-                cursor?: string | null;
+                /** @description `next_cursor` of the previous page: the jobs after that one. */
+                starting_after?: string | null;
             };
             header?: never;
             path?: never;
@@ -1452,6 +1990,9 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1461,6 +2002,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1470,6 +2016,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1479,9 +2028,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1523,6 +2100,15 @@ export interface operations {
             /** @description Accepted; see `Location` */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description The new job: `/v1/jobs/{id}`. */
+                    Location: string;
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
+                    /** @description `true` when the `Idempotency-Key` named an earlier job: this is that job, no new one was made. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1532,6 +2118,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1541,6 +2132,9 @@ export interface operations {
             /** @description Conflict */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1550,6 +2144,9 @@ export interface operations {
             /** @description Request Entity Too Large */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1559,6 +2156,9 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1568,6 +2168,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1577,9 +2180,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1599,6 +2230,11 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1608,6 +2244,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1617,6 +2258,9 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1626,6 +2270,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1635,9 +2282,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1657,6 +2332,9 @@ export interface operations {
             /** @description Successful Response */
             204: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1664,6 +2342,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1673,6 +2356,9 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1682,6 +2368,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1691,9 +2380,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1713,6 +2430,9 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1722,6 +2442,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1731,6 +2456,9 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1740,6 +2468,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1749,9 +2480,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1773,6 +2532,9 @@ export interface operations {
                 headers: {
                     /** @description `gzip` when the request's Accept-Encoding allows it */
                     "Content-Encoding"?: string;
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1782,6 +2544,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1791,6 +2558,9 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1800,6 +2570,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1809,9 +2582,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1833,15 +2634,360 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "rep_count": 2,
+                     *       "view": "front",
+                     *       "view_changes": false,
+                     *       "confidence": 0.71,
+                     *       "reason": null,
+                     *       "notes": [],
+                     *       "video": {
+                     *         "fps": 30,
+                     *         "frames": 216,
+                     *         "width": 720,
+                     *         "height": 1280,
+                     *         "duration_s": 7.2
+                     *       },
+                     *       "reps": [
+                     *         {
+                     *           "index": 1,
+                     *           "start_s": 1.167,
+                     *           "bottom_s": 2,
+                     *           "end_s": 2.833,
+                     *           "start_frame": 35,
+                     *           "bottom_frame": 60,
+                     *           "end_frame": 85,
+                     *           "view": "front",
+                     *           "yaw_deg": 0,
+                     *           "depth": {
+                     *             "hip_drop_leg": 0.503,
+                     *             "bottom_height_leg": 0.49,
+                     *             "below_parallel": null,
+                     *             "knee_flexion_deg": null
+                     *           },
+                     *           "knee_cave": {
+                     *             "score": 90.7,
+                     *             "severity": "none",
+                     *             "worse_side": null,
+                     *             "left": {
+                     *               "score": 90.7,
+                     *               "severity": "none",
+                     *               "deviation_leg": 0.05,
+                     *               "deviation_deg": 7,
+                     *               "deviation_descent_leg": 0.042,
+                     *               "deviation_ascent_leg": 0.044,
+                     *               "deviation_bottom_leg": 0.052,
+                     *               "deviation_sd_leg": 0.021,
+                     *               "knee_toe_ratio_mid": 0.741,
+                     *               "knee_toe_ratio_descent": 0.741,
+                     *               "knee_toe_ratio_ascent": 0.739,
+                     *               "knee_toe_ratio_bottom": 0.736,
+                     *               "knee_ankle_ratio_mid": 0.844,
+                     *               "medial_knee_displacement_leg": -0.001,
+                     *               "fppa_deg": 0.188,
+                     *               "fppa_mid_deg": -0.193,
+                     *               "fppa_standing_deg": -0.161,
+                     *               "fppa_mid_change_deg": -0.032
+                     *             },
+                     *             "right": {
+                     *               "score": 90.7,
+                     *               "severity": "none",
+                     *               "deviation_leg": 0.05,
+                     *               "deviation_deg": 6.9,
+                     *               "deviation_descent_leg": 0.042,
+                     *               "deviation_ascent_leg": 0.04,
+                     *               "deviation_bottom_leg": 0.052,
+                     *               "deviation_sd_leg": 0.021,
+                     *               "knee_toe_ratio_mid": 0.743,
+                     *               "knee_toe_ratio_descent": 0.743,
+                     *               "knee_toe_ratio_ascent": 0.746,
+                     *               "knee_toe_ratio_bottom": 0.742,
+                     *               "knee_ankle_ratio_mid": 0.849,
+                     *               "medial_knee_displacement_leg": 0.001,
+                     *               "fppa_deg": 0.066,
+                     *               "fppa_mid_deg": -0.585,
+                     *               "fppa_standing_deg": -0.116,
+                     *               "fppa_mid_change_deg": -0.47
+                     *             },
+                     *             "kasr_mid": 0.849,
+                     *             "kasr_bottom": 0.841,
+                     *             "ktsr_mid": 0.744,
+                     *             "reason": null
+                     *           },
+                     *           "ankle": {
+                     *             "score": 100,
+                     *             "left": {
+                     *               "score": 100,
+                     *               "shank_tilt_mid_deg": 5.83,
+                     *               "shank_tilt_change_deg": 1.74,
+                     *               "medial_ankle_drift_leg": 0,
+                     *               "toe_out_change_deg": -0.1,
+                     *               "heel_lift_leg": null
+                     *             },
+                     *             "right": {
+                     *               "score": 100,
+                     *               "shank_tilt_mid_deg": 5.66,
+                     *               "shank_tilt_change_deg": 1.61,
+                     *               "medial_ankle_drift_leg": 0.003,
+                     *               "toe_out_change_deg": 0.27,
+                     *               "heel_lift_leg": null
+                     *             },
+                     *             "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+                     *             "reason": null
+                     *           },
+                     *           "confidence": 0.706
+                     *         },
+                     *         {
+                     *           "index": 2,
+                     *           "start_s": 3.767,
+                     *           "bottom_s": 4.6,
+                     *           "end_s": 5.433,
+                     *           "start_frame": 113,
+                     *           "bottom_frame": 138,
+                     *           "end_frame": 163,
+                     *           "view": "front",
+                     *           "yaw_deg": 0,
+                     *           "depth": {
+                     *             "hip_drop_leg": 0.503,
+                     *             "bottom_height_leg": 0.491,
+                     *             "below_parallel": null,
+                     *             "knee_flexion_deg": null
+                     *           },
+                     *           "knee_cave": {
+                     *             "score": 71.5,
+                     *             "severity": "mild",
+                     *             "worse_side": "left",
+                     *             "left": {
+                     *               "score": 71.5,
+                     *               "severity": "mild",
+                     *               "deviation_leg": 0.118,
+                     *               "deviation_deg": 17.1,
+                     *               "deviation_descent_leg": 0.124,
+                     *               "deviation_ascent_leg": 0.123,
+                     *               "deviation_bottom_leg": 0.11,
+                     *               "deviation_sd_leg": 0.02,
+                     *               "knee_toe_ratio_mid": 0.382,
+                     *               "knee_toe_ratio_descent": 0.399,
+                     *               "knee_toe_ratio_ascent": 0.367,
+                     *               "knee_toe_ratio_bottom": 0.481,
+                     *               "knee_ankle_ratio_mid": 0.436,
+                     *               "medial_knee_displacement_leg": 0.09,
+                     *               "fppa_deg": 30.01,
+                     *               "fppa_mid_deg": 29.694,
+                     *               "fppa_standing_deg": 0.19,
+                     *               "fppa_mid_change_deg": 29.505
+                     *             },
+                     *             "right": {
+                     *               "score": 81.7,
+                     *               "severity": "mild",
+                     *               "deviation_leg": 0.089,
+                     *               "deviation_deg": 12.9,
+                     *               "deviation_descent_leg": 0.092,
+                     *               "deviation_ascent_leg": 0.091,
+                     *               "deviation_bottom_leg": 0.085,
+                     *               "deviation_sd_leg": 0.02,
+                     *               "knee_toe_ratio_mid": 0.526,
+                     *               "knee_toe_ratio_descent": 0.509,
+                     *               "knee_toe_ratio_ascent": 0.549,
+                     *               "knee_toe_ratio_bottom": 0.579,
+                     *               "knee_ankle_ratio_mid": 0.6,
+                     *               "medial_knee_displacement_leg": 0.053,
+                     *               "fppa_deg": 17.824,
+                     *               "fppa_mid_deg": 17.736,
+                     *               "fppa_standing_deg": -0.073,
+                     *               "fppa_mid_change_deg": 17.809
+                     *             },
+                     *             "kasr_mid": 0.52,
+                     *             "kasr_bottom": 0.607,
+                     *             "ktsr_mid": 0.456,
+                     *             "reason": null
+                     *           },
+                     *           "ankle": {
+                     *             "score": 100,
+                     *             "left": {
+                     *               "score": 100,
+                     *               "shank_tilt_mid_deg": 20.84,
+                     *               "shank_tilt_change_deg": 16.6,
+                     *               "medial_ankle_drift_leg": 0,
+                     *               "toe_out_change_deg": 0.05,
+                     *               "heel_lift_leg": null
+                     *             },
+                     *             "right": {
+                     *               "score": 100,
+                     *               "shank_tilt_mid_deg": 14.87,
+                     *               "shank_tilt_change_deg": 10.52,
+                     *               "medial_ankle_drift_leg": 0.001,
+                     *               "toe_out_change_deg": 0.45,
+                     *               "heel_lift_leg": null
+                     *             },
+                     *             "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+                     *             "reason": null
+                     *           },
+                     *           "confidence": 0.714
+                     *         }
+                     *       ],
+                     *       "summary": {
+                     *         "knee_cave": {
+                     *           "score": 81.1,
+                     *           "severity": "mild",
+                     *           "flagged_reps": [
+                     *             2
+                     *           ],
+                     *           "left": {
+                     *             "mean_score": 81.1,
+                     *             "worst_score": 71.5,
+                     *             "worst_rep": 2,
+                     *             "reps_flagged": 1
+                     *           },
+                     *           "right": {
+                     *             "mean_score": 86.2,
+                     *             "worst_score": 81.7,
+                     *             "worst_rep": 2,
+                     *             "reps_flagged": 1
+                     *           },
+                     *           "worst_rep": 2,
+                     *           "trend_per_rep": null,
+                     *           "later_reps_worse": null,
+                     *           "reason": null
+                     *         },
+                     *         "ankle": {
+                     *           "score": 100,
+                     *           "severity": null,
+                     *           "flagged_reps": [],
+                     *           "left": {
+                     *             "mean_score": 100,
+                     *             "worst_score": 100,
+                     *             "worst_rep": 1,
+                     *             "reps_flagged": 0
+                     *           },
+                     *           "right": {
+                     *             "mean_score": 100,
+                     *             "worst_score": 100,
+                     *             "worst_rep": 1,
+                     *             "reps_flagged": 0
+                     *           },
+                     *           "worst_rep": 1,
+                     *           "trend_per_rep": null,
+                     *           "later_reps_worse": null,
+                     *           "reason": null
+                     *         },
+                     *         "asymmetry": {
+                     *           "knee_cave_points": -5.1,
+                     *           "ankle_points": 0,
+                     *           "worse_side": null
+                     *         },
+                     *         "cues": [
+                     *           {
+                     *             "id": "knees_out",
+                     *             "text": "Knees out: push your knees over your little toes on the way down and up.",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           }
+                     *         ],
+                     *         "exercises": [
+                     *           {
+                     *             "id": "banded_squat",
+                     *             "text": "Banded squats: a mini band above the knees, push out against it (2-3 x 10-15).",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           },
+                     *           {
+                     *             "id": "clamshells",
+                     *             "text": "Clamshells with a band (2-3 x 15 per side) for the hip abductors and external rotators.",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           },
+                     *           {
+                     *             "id": "x_band_walk",
+                     *             "text": "X-band walks (2-3 x 10 steps each way).",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           },
+                     *           {
+                     *             "id": "lateral_squat_walk",
+                     *             "text": "Lateral squat walks with a band (2-3 x 10 steps each way).",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           },
+                     *           {
+                     *             "id": "banded_lunge_warmup",
+                     *             "text": "Banded lunge warm-up: a band pulling the knee in, resist it (reactive neuromuscular training).",
+                     *             "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                     *             "reps": [
+                     *               2
+                     *             ],
+                     *             "sides": [
+                     *               "left",
+                     *               "right"
+                     *             ]
+                     *           }
+                     *         ]
+                     *       },
+                     *       "model": {
+                     *         "pose": "client",
+                     *         "scorer": "kneecave-scorer/2.1.0",
+                     *         "versions": {
+                     *           "scorer": "kneecave-scorer/2.1.0",
+                     *           "numpy": "2.4.6",
+                     *           "scipy": "1.17.1"
+                     *         }
+                     *       },
+                     *       "timings": {
+                     *         "cleanup_ms": 4.07,
+                     *         "reps_view_ms": 1.59,
+                     *         "metrics_ms": 13.07,
+                     *         "total_ms": 18.73
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ScoreResult"];
                 };
             };
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1851,6 +2997,9 @@ export interface operations {
             /** @description Request Entity Too Large */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1860,6 +3009,9 @@ export interface operations {
             /** @description Unsupported Media Type */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1869,6 +3021,9 @@ export interface operations {
             /** @description Unprocessable Entity */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1878,9 +3033,37 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1898,6 +3081,9 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1907,6 +3093,11 @@ export interface operations {
             /** @description Unauthorized */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1916,6 +3107,9 @@ export interface operations {
             /** @description Not Found */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1925,9 +3119,163 @@ export interface operations {
             /** @description Too Many Requests */
             429: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks-send_test_webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTestRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookTestResult"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description `Bearer realm="kneecave"` */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests */
+            429: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    /** @description Seconds to wait: before the next poll (202, a running job) or before retrying (429). */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
@@ -1945,10 +3293,32 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1965,15 +3335,38 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
             };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Service Unavailable */
             503: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1994,11 +3387,599 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "text/plain; version=1.0.0; charset=utf-8": unknown;
                 };
+            };
+            /** @description Internal Server Error: a bug, logged with a traceback under the request id. The connection is closed (`Connection: close`). */
+            500: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://kneecave.dev/problems/internal_error",
+                     *       "title": "Internal error",
+                     *       "status": 500,
+                     *       "detail": "unexpected error",
+                     *       "code": "internal_error",
+                     *       "instance": "/v1/jobs",
+                     *       "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "webhooks-job_succeeded": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event's id: the same on every retry of it, so dedupe on it (`job_….succeeded`, `job_….failed`, `msg_test_…`).
+                 * @example job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b.succeeded
+                 */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /**
+                 * @description Unix seconds of this attempt; refuse one too far from your clock (replays).
+                 * @example 1795563609
+                 */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /**
+                 * @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` with the tenant's secret (GET /v1/webhook-secret), per Standard Webhooks; space-separated when there are several.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "job.succeeded",
+                 *       "timestamp": "2026-11-24T23:40:09.412Z",
+                 *       "data": {
+                 *         "id": "job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b",
+                 *         "status": "succeeded",
+                 *         "progress": 1,
+                 *         "created_at": "2026-11-24T23:40:00Z",
+                 *         "started_at": "2026-11-24T23:40:01Z",
+                 *         "finished_at": "2026-11-24T23:40:09Z",
+                 *         "expires_at": "2026-12-01T23:40:09Z",
+                 *         "attempts": 1,
+                 *         "view": "auto",
+                 *         "exercise": "squat",
+                 *         "webhook_url": "https://app.example.com/hooks/kneecave",
+                 *         "result": {
+                 *           "rep_count": 2,
+                 *           "view": "front",
+                 *           "view_changes": false,
+                 *           "confidence": 0.71,
+                 *           "reason": null,
+                 *           "notes": [],
+                 *           "video": {
+                 *             "fps": 30,
+                 *             "frames": 216,
+                 *             "width": 720,
+                 *             "height": 1280,
+                 *             "duration_s": 7.2
+                 *           },
+                 *           "reps": [
+                 *             {
+                 *               "index": 1,
+                 *               "start_s": 1.167,
+                 *               "bottom_s": 2,
+                 *               "end_s": 2.833,
+                 *               "start_frame": 35,
+                 *               "bottom_frame": 60,
+                 *               "end_frame": 85,
+                 *               "view": "front",
+                 *               "yaw_deg": 0,
+                 *               "depth": {
+                 *                 "hip_drop_leg": 0.503,
+                 *                 "bottom_height_leg": 0.49,
+                 *                 "below_parallel": null,
+                 *                 "knee_flexion_deg": null
+                 *               },
+                 *               "knee_cave": {
+                 *                 "score": 90.7,
+                 *                 "severity": "none",
+                 *                 "worse_side": null,
+                 *                 "left": {
+                 *                   "score": 90.7,
+                 *                   "severity": "none",
+                 *                   "deviation_leg": 0.05,
+                 *                   "deviation_deg": 7,
+                 *                   "deviation_descent_leg": 0.042,
+                 *                   "deviation_ascent_leg": 0.044,
+                 *                   "deviation_bottom_leg": 0.052,
+                 *                   "deviation_sd_leg": 0.021,
+                 *                   "knee_toe_ratio_mid": 0.741,
+                 *                   "knee_toe_ratio_descent": 0.741,
+                 *                   "knee_toe_ratio_ascent": 0.739,
+                 *                   "knee_toe_ratio_bottom": 0.736,
+                 *                   "knee_ankle_ratio_mid": 0.844,
+                 *                   "medial_knee_displacement_leg": -0.001,
+                 *                   "fppa_deg": 0.188,
+                 *                   "fppa_mid_deg": -0.193,
+                 *                   "fppa_standing_deg": -0.161,
+                 *                   "fppa_mid_change_deg": -0.032
+                 *                 },
+                 *                 "right": {
+                 *                   "score": 90.7,
+                 *                   "severity": "none",
+                 *                   "deviation_leg": 0.05,
+                 *                   "deviation_deg": 6.9,
+                 *                   "deviation_descent_leg": 0.042,
+                 *                   "deviation_ascent_leg": 0.04,
+                 *                   "deviation_bottom_leg": 0.052,
+                 *                   "deviation_sd_leg": 0.021,
+                 *                   "knee_toe_ratio_mid": 0.743,
+                 *                   "knee_toe_ratio_descent": 0.743,
+                 *                   "knee_toe_ratio_ascent": 0.746,
+                 *                   "knee_toe_ratio_bottom": 0.742,
+                 *                   "knee_ankle_ratio_mid": 0.849,
+                 *                   "medial_knee_displacement_leg": 0.001,
+                 *                   "fppa_deg": 0.066,
+                 *                   "fppa_mid_deg": -0.585,
+                 *                   "fppa_standing_deg": -0.116,
+                 *                   "fppa_mid_change_deg": -0.47
+                 *                 },
+                 *                 "kasr_mid": 0.849,
+                 *                 "kasr_bottom": 0.841,
+                 *                 "ktsr_mid": 0.744,
+                 *                 "reason": null
+                 *               },
+                 *               "ankle": {
+                 *                 "score": 100,
+                 *                 "left": {
+                 *                   "score": 100,
+                 *                   "shank_tilt_mid_deg": 5.83,
+                 *                   "shank_tilt_change_deg": 1.74,
+                 *                   "medial_ankle_drift_leg": 0,
+                 *                   "toe_out_change_deg": -0.1,
+                 *                   "heel_lift_leg": null
+                 *                 },
+                 *                 "right": {
+                 *                   "score": 100,
+                 *                   "shank_tilt_mid_deg": 5.66,
+                 *                   "shank_tilt_change_deg": 1.61,
+                 *                   "medial_ankle_drift_leg": 0.003,
+                 *                   "toe_out_change_deg": 0.27,
+                 *                   "heel_lift_leg": null
+                 *                 },
+                 *                 "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+                 *                 "reason": null
+                 *               },
+                 *               "confidence": 0.706
+                 *             },
+                 *             {
+                 *               "index": 2,
+                 *               "start_s": 3.767,
+                 *               "bottom_s": 4.6,
+                 *               "end_s": 5.433,
+                 *               "start_frame": 113,
+                 *               "bottom_frame": 138,
+                 *               "end_frame": 163,
+                 *               "view": "front",
+                 *               "yaw_deg": 0,
+                 *               "depth": {
+                 *                 "hip_drop_leg": 0.503,
+                 *                 "bottom_height_leg": 0.491,
+                 *                 "below_parallel": null,
+                 *                 "knee_flexion_deg": null
+                 *               },
+                 *               "knee_cave": {
+                 *                 "score": 71.5,
+                 *                 "severity": "mild",
+                 *                 "worse_side": "left",
+                 *                 "left": {
+                 *                   "score": 71.5,
+                 *                   "severity": "mild",
+                 *                   "deviation_leg": 0.118,
+                 *                   "deviation_deg": 17.1,
+                 *                   "deviation_descent_leg": 0.124,
+                 *                   "deviation_ascent_leg": 0.123,
+                 *                   "deviation_bottom_leg": 0.11,
+                 *                   "deviation_sd_leg": 0.02,
+                 *                   "knee_toe_ratio_mid": 0.382,
+                 *                   "knee_toe_ratio_descent": 0.399,
+                 *                   "knee_toe_ratio_ascent": 0.367,
+                 *                   "knee_toe_ratio_bottom": 0.481,
+                 *                   "knee_ankle_ratio_mid": 0.436,
+                 *                   "medial_knee_displacement_leg": 0.09,
+                 *                   "fppa_deg": 30.01,
+                 *                   "fppa_mid_deg": 29.694,
+                 *                   "fppa_standing_deg": 0.19,
+                 *                   "fppa_mid_change_deg": 29.505
+                 *                 },
+                 *                 "right": {
+                 *                   "score": 81.7,
+                 *                   "severity": "mild",
+                 *                   "deviation_leg": 0.089,
+                 *                   "deviation_deg": 12.9,
+                 *                   "deviation_descent_leg": 0.092,
+                 *                   "deviation_ascent_leg": 0.091,
+                 *                   "deviation_bottom_leg": 0.085,
+                 *                   "deviation_sd_leg": 0.02,
+                 *                   "knee_toe_ratio_mid": 0.526,
+                 *                   "knee_toe_ratio_descent": 0.509,
+                 *                   "knee_toe_ratio_ascent": 0.549,
+                 *                   "knee_toe_ratio_bottom": 0.579,
+                 *                   "knee_ankle_ratio_mid": 0.6,
+                 *                   "medial_knee_displacement_leg": 0.053,
+                 *                   "fppa_deg": 17.824,
+                 *                   "fppa_mid_deg": 17.736,
+                 *                   "fppa_standing_deg": -0.073,
+                 *                   "fppa_mid_change_deg": 17.809
+                 *                 },
+                 *                 "kasr_mid": 0.52,
+                 *                 "kasr_bottom": 0.607,
+                 *                 "ktsr_mid": 0.456,
+                 *                 "reason": null
+                 *               },
+                 *               "ankle": {
+                 *                 "score": 100,
+                 *                 "left": {
+                 *                   "score": 100,
+                 *                   "shank_tilt_mid_deg": 20.84,
+                 *                   "shank_tilt_change_deg": 16.6,
+                 *                   "medial_ankle_drift_leg": 0,
+                 *                   "toe_out_change_deg": 0.05,
+                 *                   "heel_lift_leg": null
+                 *                 },
+                 *                 "right": {
+                 *                   "score": 100,
+                 *                   "shank_tilt_mid_deg": 14.87,
+                 *                   "shank_tilt_change_deg": 10.52,
+                 *                   "medial_ankle_drift_leg": 0.001,
+                 *                   "toe_out_change_deg": 0.45,
+                 *                   "heel_lift_leg": null
+                 *                 },
+                 *                 "note": "Proxies of ankle pronation visible in video, not a measurement or a diagnosis.",
+                 *                 "reason": null
+                 *               },
+                 *               "confidence": 0.714
+                 *             }
+                 *           ],
+                 *           "summary": {
+                 *             "knee_cave": {
+                 *               "score": 81.1,
+                 *               "severity": "mild",
+                 *               "flagged_reps": [
+                 *                 2
+                 *               ],
+                 *               "left": {
+                 *                 "mean_score": 81.1,
+                 *                 "worst_score": 71.5,
+                 *                 "worst_rep": 2,
+                 *                 "reps_flagged": 1
+                 *               },
+                 *               "right": {
+                 *                 "mean_score": 86.2,
+                 *                 "worst_score": 81.7,
+                 *                 "worst_rep": 2,
+                 *                 "reps_flagged": 1
+                 *               },
+                 *               "worst_rep": 2,
+                 *               "trend_per_rep": null,
+                 *               "later_reps_worse": null,
+                 *               "reason": null
+                 *             },
+                 *             "ankle": {
+                 *               "score": 100,
+                 *               "severity": null,
+                 *               "flagged_reps": [],
+                 *               "left": {
+                 *                 "mean_score": 100,
+                 *                 "worst_score": 100,
+                 *                 "worst_rep": 1,
+                 *                 "reps_flagged": 0
+                 *               },
+                 *               "right": {
+                 *                 "mean_score": 100,
+                 *                 "worst_score": 100,
+                 *                 "worst_rep": 1,
+                 *                 "reps_flagged": 0
+                 *               },
+                 *               "worst_rep": 1,
+                 *               "trend_per_rep": null,
+                 *               "later_reps_worse": null,
+                 *               "reason": null
+                 *             },
+                 *             "asymmetry": {
+                 *               "knee_cave_points": -5.1,
+                 *               "ankle_points": 0,
+                 *               "worse_side": null
+                 *             },
+                 *             "cues": [
+                 *               {
+                 *                 "id": "knees_out",
+                 *                 "text": "Knees out: push your knees over your little toes on the way down and up.",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               }
+                 *             ],
+                 *             "exercises": [
+                 *               {
+                 *                 "id": "banded_squat",
+                 *                 "text": "Banded squats: a mini band above the knees, push out against it (2-3 x 10-15).",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               },
+                 *               {
+                 *                 "id": "clamshells",
+                 *                 "text": "Clamshells with a band (2-3 x 15 per side) for the hip abductors and external rotators.",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               },
+                 *               {
+                 *                 "id": "x_band_walk",
+                 *                 "text": "X-band walks (2-3 x 10 steps each way).",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               },
+                 *               {
+                 *                 "id": "lateral_squat_walk",
+                 *                 "text": "Lateral squat walks with a band (2-3 x 10 steps each way).",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               },
+                 *               {
+                 *                 "id": "banded_lunge_warmup",
+                 *                 "text": "Banded lunge warm-up: a band pulling the knee in, resist it (reactive neuromuscular training).",
+                 *                 "because": "left and right knees inside the line of the foot in rep 2; worst: left knee, rep 2, score 72/100, 0.12 leg lengths inside its foot",
+                 *                 "reps": [
+                 *                   2
+                 *                 ],
+                 *                 "sides": [
+                 *                   "left",
+                 *                   "right"
+                 *                 ]
+                 *               }
+                 *             ]
+                 *           },
+                 *           "model": {
+                 *             "pose": "client",
+                 *             "scorer": "kneecave-scorer/2.1.0",
+                 *             "versions": {
+                 *               "scorer": "kneecave-scorer/2.1.0",
+                 *               "numpy": "2.4.6",
+                 *               "scipy": "1.17.1"
+                 *             }
+                 *           },
+                 *           "timings": {
+                 *             "cleanup_ms": 4.07,
+                 *             "reps_view_ms": 1.59,
+                 *             "metrics_ms": 13.07,
+                 *             "total_ms": 18.73
+                 *           }
+                 *         },
+                 *         "error": null
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["JobEvent"];
+            };
+        };
+        responses: {
+            /** @description Retried later (honouring `Retry-After`, up to 60 s). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received. Any 2xx counts; the body is not read. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried with exponential backoff, up to `WEBHOOK_MAX_ATTEMPTS`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status: the receiver refused it; not retried. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks-job_failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event's id: the same on every retry of it, so dedupe on it (`job_….succeeded`, `job_….failed`, `msg_test_…`).
+                 * @example job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b.succeeded
+                 */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /**
+                 * @description Unix seconds of this attempt; refuse one too far from your clock (replays).
+                 * @example 1795563609
+                 */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /**
+                 * @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` with the tenant's secret (GET /v1/webhook-secret), per Standard Webhooks; space-separated when there are several.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "job.failed",
+                 *       "timestamp": "2026-11-24T23:40:09.412Z",
+                 *       "data": {
+                 *         "id": "job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b",
+                 *         "status": "failed",
+                 *         "progress": 0.35,
+                 *         "created_at": "2026-11-24T23:40:00Z",
+                 *         "started_at": "2026-11-24T23:40:01Z",
+                 *         "finished_at": "2026-11-24T23:40:09Z",
+                 *         "expires_at": "2026-12-01T23:40:09Z",
+                 *         "attempts": 1,
+                 *         "view": "auto",
+                 *         "exercise": "squat",
+                 *         "webhook_url": "https://app.example.com/hooks/kneecave",
+                 *         "result": null,
+                 *         "error": {
+                 *           "code": "no_person",
+                 *           "detail": "no person found in any frame"
+                 *         }
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["JobEvent"];
+            };
+        };
+        responses: {
+            /** @description Retried later (honouring `Retry-After`, up to 60 s). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received. Any 2xx counts; the body is not read. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried with exponential backoff, up to `WEBHOOK_MAX_ATTEMPTS`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status: the receiver refused it; not retried. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhooks-webhook_test": {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description The event's id: the same on every retry of it, so dedupe on it (`job_….succeeded`, `job_….failed`, `msg_test_…`).
+                 * @example job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b.succeeded
+                 */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /**
+                 * @description Unix seconds of this attempt; refuse one too far from your clock (replays).
+                 * @example 1795563609
+                 */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /**
+                 * @description `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}` with the tenant's secret (GET /v1/webhook-secret), per Standard Webhooks; space-separated when there are several.
+                 * @example v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=
+                 */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "webhook.test",
+                 *       "timestamp": "2026-11-24T23:41:00.000Z",
+                 *       "data": {
+                 *         "message": "a test event from kneecave: your receiver is reachable",
+                 *         "request_id": "req_9d1c3e0f5a7b4c2d8e6f1a3b5c7d9e0f"
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["WebhookTestEvent"];
+            };
+        };
+        responses: {
+            /** @description Retried later (honouring `Retry-After`, up to 60 s). */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Received. Any 2xx counts; the body is not read. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Retried with exponential backoff, up to `WEBHOOK_MAX_ATTEMPTS`. */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other status: the receiver refused it; not retried. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
