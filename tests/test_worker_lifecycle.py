@@ -76,6 +76,7 @@ class Scripted:
         view: str = "auto",
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_keypoints: Callable[[Any], None] | None = None,
     ) -> dict[str, Any]:
         return self.behave(path, should_stop or (lambda: False))
 

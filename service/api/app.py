@@ -22,7 +22,7 @@ from service.api.http_metrics import HttpMetrics
 from service.api.middleware import HeadAsGet, RateLimitHeaders, RequestLog, SecurityHeaders
 from service.api.openapi import complete_openapi
 from service.api.problems import install_problem_handlers, problem_openapi
-from service.api.routes import account, health, jobs, keypoints, metrics, webhooks
+from service.api.routes import account, health, jobs, keypoints, landmarks, metrics, webhooks
 from service.api.schemas import KeypointsIn
 from service.config import Settings
 from service.jobs.backends import open_backends
@@ -102,7 +102,7 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    for module in (jobs, keypoints, account, webhooks, health, metrics):
+    for module in (jobs, landmarks, keypoints, account, webhooks, health, metrics):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
     app.add_middleware(HttpMetrics)  # innermost: sees the route the router matched

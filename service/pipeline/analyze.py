@@ -18,6 +18,7 @@ from typing import Any
 from service.config import Settings
 from service.errors import Canceled
 from service.pipeline import video
+from service.pipeline.keypoints import Keypoints
 from service.pipeline.pose import PoseEngine, ProcessingStoppedError
 from service.pipeline.scoring import score_keypoints
 
@@ -61,13 +62,17 @@ class VideoAnalyzer:
         view: str = "auto",
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_keypoints: Callable[[Keypoints], None] | None = None,
     ) -> dict[str, Any]:
         """The result JSON for one video; raises KneecaveError subclasses (Canceled when
-        ``should_stop()`` turned True, ModelError when inference itself failed)."""
+        ``should_stop()`` turned True, ModelError when inference itself failed).
+        ``on_keypoints`` is handed the keypoints the result is scored from."""
         engine = self.engine
         try:
             kp = engine.process_video(path, progress=progress, should_stop=should_stop)
         except ProcessingStoppedError as exc:
             raise Canceled(str(exc)) from exc
+        if on_keypoints is not None:
+            on_keypoints(kp)
         result = score_keypoints(kp, view=view, pose_model=engine.version)  # type: ignore[arg-type]
         return result.model_dump(mode="json")

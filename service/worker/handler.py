@@ -24,6 +24,8 @@ from service.errors import Canceled, KneecaveError, ModelError
 from service.jobs.base import JobBackend
 from service.jobs.model import Job, JobError, JobStatus, Lease
 from service.logs import bind
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.overlay import encode_landmarks, overlay_landmarks
 from service.storage.base import BlobStore
 from service.tenants import KeyStore
 from service.worker.job_run import DeadlineExceededError, Run
@@ -58,6 +60,7 @@ class Analyzer(Protocol):
         view: str = "auto",
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_keypoints: Callable[[Keypoints], None] | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -99,7 +102,20 @@ async def _heartbeat(ctx: WorkerContext, lease: Lease, run: Run) -> None:
             return
 
 
-async def _analyze(ctx: WorkerContext, job: Job, run: Run) -> Outcome:
+def _landmark_keeper(kept: list[bytes]) -> Callable[[Keypoints], None]:
+    """Encode the overlay's landmarks (in the analysis thread); a failure there costs the
+    overlay, never the result."""
+
+    def keep(kp: Keypoints) -> None:
+        try:
+            kept.append(encode_landmarks(overlay_landmarks(kp)))
+        except Exception:
+            log.warning("landmarks for the overlay could not be encoded", exc_info=True)
+
+    return keep
+
+
+async def _analyze(ctx: WorkerContext, job: Job, run: Run, kept: list[bytes]) -> Outcome:
     path = ctx.blobs.local_path(job.blob_key)
     if not await ctx.blobs.exists(job.blob_key):
         return JobStatus.FAILED, None, JobError(code="video_missing", detail="upload not found")
@@ -109,7 +125,12 @@ async def _analyze(ctx: WorkerContext, job: Job, run: Run) -> Outcome:
         frames = await run.call(partial(ctx.analyze.analysed_frames, path))
         run.extend_deadline(s.job_deadline_per_frame_s * frames)
         analyze = partial(
-            ctx.analyze, path, view=job.view, progress=run.report, should_stop=run.should_stop
+            ctx.analyze,
+            path,
+            view=job.view,
+            progress=run.report,
+            should_stop=run.should_stop,
+            on_keypoints=_landmark_keeper(kept),
         )
         result = await run.call(analyze)
     except DeadlineExceededError:
@@ -139,9 +160,10 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
         return None
     with bind(job_id=job.id, tenant=job.tenant):
         log.info("job started", extra={"attempt": job.attempts})
+        kept: list[bytes] = []  # the overlay's landmarks, once the analysis produced them
         beat = asyncio.create_task(_heartbeat(ctx, lease, run))
         try:
-            status, result, error = await _analyze(ctx, job, run)
+            status, result, error = await _analyze(ctx, job, run, kept)
         except ModelError as exc:
             await ctx.jobs.release(lease)
             log.error(
@@ -154,7 +176,10 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
             await ctx.jobs.release(lease)
             log.info("job released for another worker (shutdown)")
             return None
-        done = await ctx.jobs.finish(lease, status, result=result, error=error)
+        # Kept with a succeeded job only, and only for a tenant that has not opted out.
+        keep = status is JobStatus.SUCCEEDED and bool(kept)
+        landmarks = kept[-1] if keep and await ctx.keys.landmarks_enabled(job.tenant) else None
+        done = await ctx.jobs.finish(lease, status, result=result, error=error, landmarks=landmarks)
         if done is None:
             current = await ctx.jobs.get(lease.job_id)
             if current is None or current.is_terminal:
