@@ -11,6 +11,7 @@ and with landmark batching (on with cuda) their landmark calls share batches.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from service.errors import Canceled
 from service.pipeline import video
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.pose import PoseEngine, ProcessingStoppedError
+from service.pipeline.pose.engine import PoseStats
 from service.pipeline.scoring import score_keypoints
 
 
@@ -67,12 +69,23 @@ class VideoAnalyzer:
         """The result JSON for one video; raises KneecaveError subclasses (Canceled when
         ``should_stop()`` turned True, ModelError when inference itself failed).
         ``on_keypoints`` is handed the keypoints the result is scored from."""
-        engine = self.engine
+        engine, stats, start = self.engine, PoseStats(), time.perf_counter()
         try:
-            kp = engine.process_video(path, progress=progress, should_stop=should_stop)
+            kp = engine.process_video(path, progress=progress, should_stop=should_stop, stats=stats)
         except ProcessingStoppedError as exc:
             raise Canceled(str(exc)) from exc
         if on_keypoints is not None:
             on_keypoints(kp)
+        scoring = time.perf_counter()
         result = score_keypoints(kp, view=view, pose_model=engine.version)  # type: ignore[arg-type]
+        done = time.perf_counter()
+        # Added to the scorer's own keys (kept as they were): the stages of the whole video.
+        result.timings.update(
+            {
+                "decode_ms": round(stats.decode_s * 1e3, 2),
+                "pose_ms": round(stats.pose_s * 1e3, 2),
+                "score_ms": round((done - scoring) * 1e3, 2),
+                "analysis_ms": round((done - start) * 1e3, 2),
+            }
+        )
         return result.model_dump(mode="json")
