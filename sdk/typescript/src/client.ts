@@ -90,12 +90,13 @@ export class Kneecave {
    * retried upload never makes a second job. */
   async createJob(video: VideoInput, options: CreateJobOptions = {}): Promise<Job> {
     const prepared = await prepareVideo(video, options.filename);
+    const idempotencyKey = options.idempotencyKey ?? (await uuid4());
     const fields = { view: options.view, exercise: options.exercise, webhook_url: options.webhookUrl };
     return sendJson<Job>(this.http, {
       method: "POST",
       path: "/v1/jobs",
       body: () => multipart(prepared, fields),
-      headers: { "Idempotency-Key": options.idempotencyKey ?? uuid4() },
+      headers: { "Idempotency-Key": idempotencyKey },
       signal: options.signal,
     });
   }

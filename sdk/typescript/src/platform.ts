@@ -29,9 +29,11 @@ export async function webCrypto(): Promise<Crypto> {
   );
 }
 
-/** A random v4 UUID (idempotency keys, request ids): unique, not secret. */
-export function uuid4(): string {
-  const c = (globalThis as { crypto?: Partial<Crypto> }).crypto;
+/** A random v4 UUID (idempotency keys): unique, not secret. From the platform's CSPRNG (on
+ * Node 18, node:crypto's: it has no global `crypto`), else Math.random (old React Native). */
+export async function uuid4(): Promise<string> {
+  const global = (globalThis as { crypto?: Partial<Crypto> }).crypto;
+  const c: Partial<Crypto> | undefined = global?.getRandomValues ? global : await webCrypto().catch(() => undefined);
   if (typeof c?.randomUUID === "function") return c.randomUUID();
   const bytes = new Uint8Array(16);
   if (typeof c?.getRandomValues === "function") {

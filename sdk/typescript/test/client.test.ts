@@ -1,6 +1,7 @@
 // Uploads from every input kind, wait(), score() and paging against a local HTTP server.
 import assert from "node:assert/strict";
 import { createReadStream, mkdtempSync, writeFileSync } from "node:fs";
+import { File as NodeFile } from "node:buffer";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -24,14 +25,16 @@ test("createJob uploads a Uint8Array, a Blob, a File, a path and a Node stream",
   const kc = client(local.url);
   await kc.createJob(BYTES, { view: "front", webhookUrl: "https://example.com/hook" });
   await kc.createJob(new Blob([BYTES]), { filename: "clip.webm" });
-  await kc.createJob(new File([BYTES], "phone.mp4", { type: "video/mp4" }));
+  // Node 18 has File in node:buffer only; browsers and Node >= 20 have the global.
+  const FileClass = (globalThis.File as typeof File | undefined) ?? (NodeFile as unknown as typeof File);
+  await kc.createJob(new FileClass([BYTES], "phone.mp4", { type: "video/mp4" }));
   await kc.createJob(path);
   await kc.createJob(createReadStream(path), { filename: "stream.mp4" });
   const names = ["video", "clip.webm", "phone.mp4", "squat.mov", "stream.mp4"];
   for (const [i, req] of local.seen.entries()) {
     assert.equal(req.url, "/v1/jobs");
     const form = await formOf(req);
-    const video = form.get("video") as File;
+    const video = form.get("video") as Blob & { name: string };
     assert.equal(video.name, names[i]);
     assert.deepEqual(new Uint8Array(await video.arrayBuffer()), BYTES);
   }
@@ -39,7 +42,7 @@ test("createJob uploads a Uint8Array, a Blob, a File, a path and a Node stream",
   assert.equal(first.get("view"), "front");
   assert.equal(first.get("webhook_url"), "https://example.com/hook");
   assert.equal((await formOf(local.seen[3]!)).get("view"), null);
-  assert.equal(((await formOf(local.seen[3]!)).get("video") as File).type, "video/quicktime");
+  assert.equal(((await formOf(local.seen[3]!)).get("video") as Blob).type, "video/quicktime");
 });
 
 test("wait() polls until terminal, reporting progress, and honours Retry-After", async (t) => {
