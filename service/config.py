@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     worker_health_stale_s: float = Field(30.0, gt=0, description="--check: max file age")
     # `kneecave worker` serves its own metrics (queue wait, stages, webhooks) on this port,
     # on all interfaces, for Prometheus; unset: none (`kneecave serve` shows them on /metrics).
+    # The API replica holding this lease (renewed at each of its scrapes) exports the
+    # backend-wide series; another takes over once it lapses. Longer than the scrape interval.
+    metrics_lease_s: float = Field(60.0, gt=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)
 
     # The demo page; absent in an image built without web/.

@@ -428,3 +428,14 @@ async def test_tenant_limits_are_kept_per_tenant(backends: Backends) -> None:
     assert await backends.keys.limits("acme") == TenantLimits(50, None, 9)
     assert await backends.keys.limits("beta") == TenantLimits()
     assert await backends.keys.limits("nobody") == TenantLimits()
+
+
+async def test_a_named_lease_has_one_holder_at_a_time(backends: Backends) -> None:
+    jobs = backends.jobs
+    assert await jobs.hold("metrics", "api-a", 0.3)
+    assert await jobs.hold("metrics", "api-a", 0.3)  # renewed
+    assert not await jobs.hold("metrics", "api-b", 0.3)
+    assert await jobs.hold("other", "api-b", 0.3)  # leases are per name
+    await asyncio.sleep(0.4)
+    assert await jobs.hold("metrics", "api-b", 0.3)  # lapsed: taken over
+    assert not await jobs.hold("metrics", "api-a", 0.3)

@@ -6,6 +6,7 @@ process (its own metrics port) on Redis."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -163,3 +164,34 @@ def test_worker_process_serves_its_own_metrics(tmp_path: Path, hook_url: str) ->
         assert value(api_samples, "kneecave_stage_duration_seconds_count", stage=stage) == 0
     assert value(api_samples, "kneecave_jobs_finished_total", outcome="succeeded") == 1
     assert http_count(api_samples, "POST", "/v1/jobs", "2xx") == 1
+
+
+def test_backend_series_come_from_one_replica(tmp_path: Path) -> None:
+    """Two API replicas on one Redis: only the holder of the metrics lease exports the
+    backend-wide series, so a sum over replicas counts each job once; when it goes, the
+    other takes over once the lease lapses."""
+    with make_env("redis", tmp_path) as env:
+        servers = [Server(env, tmp_path, workers=0, metrics_lease_s=1.5) for _ in range(2)]
+        try:
+            scrapes = [scrape(f"{s.url}/metrics") for s in servers]
+            exporting = [value(m, "kneecave_backend_metrics_exporter") for m in scrapes]
+            assert sorted(exporting) == [0.0, 1.0]
+            leader = exporting.index(1.0)
+            depth = [("kneecave_queue_depth", frozenset()) in m for m in scrapes]
+            assert depth == [i == leader for i in range(2)]
+            # The exporter keeps its lease while it is scraped.
+            assert (
+                value(scrape(f"{servers[leader].url}/metrics"), "kneecave_backend_metrics_exporter")
+                == 1
+            )
+            servers[leader].stop()
+            other = servers[1 - leader]
+            deadline = time.monotonic() + 10
+            exporter = "kneecave_backend_metrics_exporter"
+            while value(scrape(f"{other.url}/metrics"), exporter) != 1:
+                assert time.monotonic() < deadline, "the other replica never took over"
+                time.sleep(0.3)
+            assert ("kneecave_queue_depth", frozenset()) in scrape(f"{other.url}/metrics")
+        finally:
+            for s in servers:
+                s.stop()

@@ -309,6 +309,11 @@ class JobBackend(ABC):
     @abstractmethod
     async def stats(self) -> dict[str, float]: ...
 
+    @abstractmethod
+    async def hold(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take or renew the named lease for ``holder`` (True), or see that another holder
+        has it (False). A holder that stops renewing loses it after ``ttl_s``."""
+
     # --- lifecycle --------------------------------------------------------
     @abstractmethod
     async def ping(self) -> None: ...

@@ -21,6 +21,17 @@ from service.jobs.model import ACTIVE, Job, JobPosition, JobStatus, Lease
 GROUP = "workers"
 
 
+# Take the lease when it is free or ours (renewing it), atomically.
+_HOLD = """
+local current = redis.call('GET', KEYS[1])
+if not current or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
 class RedisKeys:
     """Every key this service writes, under one prefix (arq's constants.py)."""
 
@@ -32,6 +43,9 @@ class RedisKeys:
 
     def job(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
+
+    def lease(self, name: str) -> str:
+        return f"{self.prefix}lease:{name}"
 
     def landmarks(self, job_id: str) -> str:
         return f"{self.prefix}landmarks:{job_id}"
@@ -297,6 +311,10 @@ class RedisJobBackend(JobBackend):
     async def stats(self) -> dict[str, float]:
         raw = await self.r.hgetall(self.k.stats)
         return {str(k): float(v) for k, v in raw.items()}
+
+    async def hold(self, name: str, holder: str, ttl_s: float) -> bool:
+        taken = await self.r.eval(_HOLD, 1, self.k.lease(name), holder, int(ttl_s * 1000))
+        return bool(taken)
 
     async def ping(self) -> None:
         await self.r.ping()

@@ -60,6 +60,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tenants ADD COLUMN rate INTEGER;
     ALTER TABLE tenants ADD COLUMN poll_rate INTEGER;
     """,
+    # Named leases (one process at a time does a thing: exporting backend-wide metrics).
+    """
+    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+    """,
 )
 
 
@@ -337,6 +341,22 @@ class SqliteJobBackend(JobBackend):
             lambda c: c.execute("SELECT name, value FROM stats").fetchall(), write=False
         )
         return {str(r[0]): float(r[1]) for r in rows}
+
+    async def hold(self, name: str, holder: str, ttl_s: float) -> bool:
+        now = self.clock()
+
+        def hold(conn: sqlite3.Connection) -> bool:
+            conn.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+                " expires_at = excluded.expires_at"
+                " WHERE leases.holder = excluded.holder OR leases.expires_at < ?",
+                (name, holder, now + ttl_s, now),
+            )
+            row = conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
+            return row is not None and row[0] == holder
+
+        return await self.db.run(hold)
 
     async def ping(self) -> None:
         await self.db.run(lambda c: c.execute("SELECT 1").fetchone(), write=False)

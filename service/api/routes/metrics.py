@@ -1,9 +1,11 @@
 """GET /metrics (Prometheus): backend-wide figures, then this process's own series.
 
 Backend-wide (queue depth, jobs by status, outcomes, claim-to-end durations,
-frames): read from the job backend at each scrape, so every API replica reports
-the same numbers whichever process ran the jobs; dashboards dedupe them with
-``max without (instance, pod)`` (docs/deployment.md), never ``sum``.
+frames): read from the job backend at each scrape, whichever process ran the
+jobs, and exported by one API replica only: the holder of the `metrics` lease
+in the job store, renewed at each of its scrapes (`METRICS_LEASE_S`), taken
+over by another replica once it lapses. So `sum()` across replicas stays
+right; `kneecave_backend_metrics_exporter` says which replica exports them.
 Process-local (this process's default registry): HTTP requests, process and GC
 figures, and, with embedded workers (`kneecave serve`), the workers' queue wait,
 stage durations and webhook deliveries; these do add up across pods.
@@ -11,9 +13,11 @@ stage durations and webhook deliveries; these do add up across pods.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -24,7 +28,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from service.api.deps import JobsDep
+from service.api.deps import JobsDep, SettingsDep
 from service.jobs.base import DURATION_BUCKETS_S
 from service.jobs.model import JobStatus
 
@@ -34,6 +38,28 @@ from service.worker import metrics as _worker_metrics  # noqa: F401
 router = APIRouter(tags=["ops"])
 
 _OUTCOMES = {s.value for s in JobStatus}
+
+
+METRICS_LEASE = "metrics"
+
+
+def instance_id(app: Any) -> str:
+    """This API process's name for the metrics lease (made once per app)."""
+    if not hasattr(app.state, "instance_id"):
+        app.state.instance_id = f"api-{uuid.uuid4().hex[:12]}"
+    return str(app.state.instance_id)
+
+
+class _Exporter(Collector):
+    def __init__(self, exporting: bool) -> None:
+        self.exporting = exporting
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "kneecave_backend_metrics_exporter",
+            "1 on the one API replica exporting the backend-wide series, else 0",
+            value=int(self.exporting),
+        )
 
 
 class _ProcessSeries(Collector):
@@ -104,8 +130,11 @@ class Snapshot(Collector):
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
 )
-async def metrics(jobs: JobsDep) -> Response:
+async def metrics(request: Request, jobs: JobsDep, settings: SettingsDep) -> Response:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot(await jobs.status_counts(), await jobs.stats()))
+    exporter = await jobs.hold(METRICS_LEASE, instance_id(request.app), settings.metrics_lease_s)
+    if exporter:
+        registry.register(Snapshot(await jobs.status_counts(), await jobs.stats()))
+    registry.register(_Exporter(exporter))
     registry.register(_ProcessSeries())
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
