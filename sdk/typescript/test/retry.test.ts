@@ -64,7 +64,7 @@ test("a 429 waits for Retry-After before the retry", async (t) => {
   const gap = local.seen[1]!.at - local.seen[0]!.at;
   // Backoff alone would have waited 375-500 ms; Retry-After: 1 means at least a second.
   assert.ok(gap >= 990, `retried after ${gap} ms`);
-  assert.ok(gap < 1500, `retried after ${gap} ms`);
+  assert.ok(gap < 2000, `retried after ${gap} ms`); // generous: a loaded machine is slow
 });
 
 test("a Retry-After beyond a minute is not slept on: RateLimitError with retryAfter", async (t) => {
@@ -111,8 +111,9 @@ test("retries stop after maxRetries and the last error is thrown", async (t) => 
   assert.equal(local.seen.length, 3);
   const gaps = [local.seen[1]!.at - local.seen[0]!.at, local.seen[2]!.at - local.seen[1]!.at];
   // Exponential: ~0.5 s then ~1 s, each with up to 25% jitter off.
-  assert.ok(gaps[0]! >= 370 && gaps[0]! < 700, `gaps ${gaps.join(",")}`);
-  assert.ok(gaps[1]! >= 740 && gaps[1]! < 1200, `gaps ${gaps.join(",")}`);
+  // Upper bounds are generous (a loaded machine is slow); the lower ones are the backoff.
+  assert.ok(gaps[0]! >= 370 && gaps[0]! < 1000, `gaps ${gaps.join(",")}`);
+  assert.ok(gaps[1]! >= 740 && gaps[1]! < 1700, `gaps ${gaps.join(",")}`);
 });
 
 test("a refused connection is APIConnectionError after the retries", async () => {
