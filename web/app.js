@@ -53,13 +53,30 @@
     videoBadge: $("video-badge"),
     timeline: $("timeline"),
     playerCaption: $("player-caption"),
+    overlay: $("overlay"),
+    overlayNote: $("overlay-note"),
+    replay: $("replay"),
+    replayFile: $("replay-file"),
+    skeletonControls: $("skeleton-controls"),
+    skeletonPlay: $("skeleton-play"),
+    skeletonTime: $("skeleton-time"),
+    cuesFound: $("cues-found"),
+    exercisesFound: $("exercises-found"),
   };
 
   // One job followed at a time; a new upload abandons the previous poll loop.
   const state = { jobId: null, timer: null, generation: 0, lastStatus: null };
   // The file behind the current job (null when the job was reopened from the URL) and
-  // what the video player shows: its blob: URL and the reps of the current result.
-  const media = { file: null, url: null, reps: [], current: null };
+  // what the video player shows: its blob: URL, the current result and its reps, the job's
+  // landmarks (GET …/landmarks) and the overlay drawing them.
+  const media = {
+    file: null, url: null, result: null, reps: [], current: null, doc: null, overlay: null,
+    loads: 0,
+  };
+  // Without the file (a job reopened from its link) the skeleton plays alone on this clock.
+  const clock = { t: 0, playing: false, last: 0, duration: 0 };
+  const { Overlay } = window.KneecaveOverlay;
+  const FRAME_CALLBACKS = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
 
   // ---------------------------------------------------------------- small helpers
 
@@ -321,6 +338,7 @@
   function finishJob(job) {
     if (job.status === "succeeded" && job.result) {
       renderResult(job.result);
+      loadLandmarks(job.id);
     } else if (job.status === "failed") {
       const err = job.error || {};
       showError({ title: "Analysis failed", detail: err.detail, code: err.code });
@@ -526,16 +544,92 @@
     el.overview.replaceChildren(...items);
   }
 
-  function renderAdvice(list, items, emptyText) {
+  // Why each piece of advice fits. The finding that triggered a group is the same for all of
+  // it (every knee exercise answers the same knee finding), so it is said once above the
+  // list; each item then says what it does about that finding, from the result's own fields.
+  const listOf = (ids) => ids.join(", ");
+  const plural = (n, word) => `${word}${n === 1 ? "" : "s"}`;
+  const sidesText = (a) => (a.sides && a.sides.length ? a.sides.join(" and ") : "caving");
+
+  function repsOf(r, a) {
+    return (r.reps || []).filter((rep) => (a.reps || []).includes(rep.index));
+  }
+
+  // The worst graded knee side among the advice's reps: { rep, side, s }.
+  function worstKnee(r, a) {
+    let worst = null;
+    for (const rep of repsOf(r, a)) {
+      for (const side of ["left", "right"]) {
+        const s = rep.knee_cave && rep.knee_cave[side];
+        if (s && isNum(s.score) && (!worst || s.score < worst.s.score)) worst = { rep, side, s };
+      }
+    }
+    return worst;
+  }
+
+  const FIT = {
+    banded_squat: (a, r) => `pushing out against a band practises the knees-out cue in the squat
+      itself, for the ${a.reps.length} of ${r.rep_count} ${plural(r.rep_count, "rep")} that caved`,
+    clamshells: (a, r) => {
+      const means = (a.sides || []).map((side) => {
+        const m = ((r.summary || {}).knee_cave || {})[side] || {};
+        return isNum(m.mean_score) ? `${side} ${fmt(m.mean_score)}/100` : null;
+      }).filter(Boolean);
+      return `strengthens the hip abductors and external rotators (gluteus medius) that hold the
+        ${sidesText(a)} ${plural((a.sides || []).length, "knee")} out${means.length
+        ? ` (mean knee-cave score ${means.join(", ")})` : ""}`;
+    },
+    x_band_walk: (a, r) => {
+      const asym = (r.summary || {}).asymmetry || {};
+      return asym.worse_side
+        ? `loads one hip at a time: the ${asym.worse_side} knee scored
+          ${fmt(Math.abs(asym.knee_cave_points))} points worse than the other`
+        : `works both hips alike: the two knees scored within ${
+          fmt(Math.abs(asym.knee_cave_points || 0))} points of each other`;
+    },
+    lateral_squat_walk: (a, r) => {
+      const drops = repsOf(r, a).map((rep) => rep.depth && rep.depth.hip_drop_leg).filter(isNum);
+      return `keeps the band's pull at squat depth, where the knees caved${drops.length
+        ? ` (those reps reached a hip drop of up to ${fmt(Math.max(...drops), 2)} leg)` : ""}`;
+    },
+    banded_lunge_warmup: (a, r) => {
+      const w = worstKnee(r, a);
+      return w ? `the band pulls the knee in as your ${w.side} knee fell in rep ${w.rep.index}
+        (score ${fmt(w.s.score)}); resisting it rehearses holding the line`
+        : "the band pulls the knee in; resisting it rehearses holding the line";
+    },
+    foot_ankle: (a, r) => {
+      const drift = repsOf(r, a).flatMap((rep) => (a.sides || []).map(
+        (side) => ((rep.ankle || {})[side] || {}).medial_ankle_drift_leg)).filter(isNum);
+      return `works on the arch from below: the ankle drifted inside the foot${drift.length
+        ? ` by up to ${fmt(Math.max(...drift), 3)} leg` : ""} (a pronation proxy, not a
+        measurement of the arch)`;
+    },
+  };
+
+  // `found`: the paragraph above the list that holds a finding shared by several items.
+  function renderAdvice(list, found, items, emptyText, r) {
+    found.hidden = true;
+    found.textContent = "";
     if (!items || items.length === 0) {
       list.replaceChildren(make("li", emptyText, "muted"));
       return;
     }
+    const counts = new Map();
+    for (const a of items) counts.set(a.because, (counts.get(a.because) || 0) + 1);
+    const shared = [...counts].filter(([text, n]) => text && n > 1).map(([text]) => text);
+    if (shared.length) {
+      found.textContent = `Found: ${shared.join("; ")}.`;
+      found.hidden = false;
+    }
     list.replaceChildren(
       ...items.map((a) => {
         const li = make("li");
+        li.dataset.id = a.id || "";
         li.append(make("span", a.text));
-        if (a.because) li.append(make("small", `because: ${a.because}`, "because"));
+        const fit = FIT[a.id] && shared.includes(a.because) ? FIT[a.id](a, r) : null;
+        const why = fit ? fit.replace(/\s+/g, " ") : a.because && `because: ${a.because}`;
+        if (why) li.append(make("small", why, "because"));
         return li;
       }),
     );
@@ -614,7 +708,7 @@
     container.replaceChildren(root);
   }
 
-  // ---------------------------------------------------------------- video and rep timeline
+  // ---------------------------------------------------------------- video, skeleton and timeline
 
   const percent = (x) => `${(100 * Math.min(Math.max(x, 0), 1)).toFixed(2)}%`;
 
@@ -624,10 +718,29 @@
     return `knee cave ${side("L", kc.left)} · ${side("R", kc.right)}`;
   }
 
+  // The media time on screen: the video's, or the skeleton's own clock without the file.
+  function playhead() {
+    return media.file ? el.videoPlayer.currentTime : clock.t;
+  }
+
+  // Draw the skeleton for media time t (the video's size, once known, fixes the letterbox).
+  function drawAt(t) {
+    showRepAt(t);
+    if (!media.overlay) return;
+    const v = el.videoPlayer;
+    const live = Boolean(media.file) && v.videoWidth > 0;
+    media.overlay.draw(t, live ? v.videoWidth : 0, live ? v.videoHeight : 0);
+  }
+
   function seekTo(rep) {
-    el.videoPlayer.pause();
-    el.videoPlayer.currentTime = rep.bottom_s;
-    showRepAt(rep.bottom_s);
+    if (media.file) {
+      el.videoPlayer.pause();
+      el.videoPlayer.currentTime = rep.bottom_s;
+    } else {
+      pauseClock();
+      clock.t = rep.bottom_s;
+    }
+    drawAt(rep.bottom_s);
   }
 
   // Highlight the rep under the playhead in the timeline and the table, and say it on
@@ -636,6 +749,7 @@
     const duration = el.timeline.dataset.duration ? Number(el.timeline.dataset.duration) : 0;
     const head = el.timeline.querySelector(".playhead");
     if (head && duration > 0) head.style.left = percent(t / duration);
+    if (!media.file) el.skeletonTime.value = String(t);
     const rep = media.reps.find((r) => t >= r.start_s && t <= r.end_s) || null;
     if (rep === media.current) return;
     media.current = rep;
@@ -649,14 +763,118 @@
     el.videoBadge.textContent = rep ? `Rep ${rep.index} · ${describeRep(rep)}` : "";
   }
 
-  // Returns whether reps can be shown in the video (the file is here and there are reps).
+  // Frame-accurate drawing: requestVideoFrameCallback hands over the presented frame's own
+  // media time; without it, animation frames read currentTime while the video plays.
+  function watchVideoFrames() {
+    const v = el.videoPlayer;
+    if (FRAME_CALLBACKS) {
+      const onFrame = (_now, frame) => {
+        if (media.file) drawAt(frame.mediaTime);
+        v.requestVideoFrameCallback(onFrame);
+      };
+      v.requestVideoFrameCallback(onFrame);
+    } else {
+      const tick = () => {
+        if (!media.file || v.paused || v.ended) return;
+        drawAt(v.currentTime);
+        requestAnimationFrame(tick);
+      };
+      v.addEventListener("play", () => requestAnimationFrame(tick));
+      v.addEventListener("timeupdate", () => drawAt(v.currentTime));
+    }
+    for (const event of ["seeked", "loadeddata"]) {
+      v.addEventListener(event, () => {
+        if (media.file) drawAt(v.currentTime);
+      });
+    }
+    v.addEventListener("loadedmetadata", checkSameVideo);
+    // A layout change (rotation, a narrower window) moves the video: redraw where it is now.
+    new ResizeObserver(() => drawAt(playhead())).observe(el.videoWrap);
+  }
+
+  // The file picked again for a reopened job should be the analysed one.
+  function checkSameVideo() {
+    const want = media.result && media.result.video && media.result.video.duration_s;
+    const got = el.videoPlayer.duration;
+    if (!isNum(want) || !isNum(got) || Math.abs(got - want) <= Math.max(0.5, 0.05 * want)) return;
+    el.playerCaption.textContent = `This file lasts ${fmt(got, 1)} s but the analysed video `
+      + `lasted ${fmt(want, 1)} s: the skeleton will not match it. Pick the same file.`;
+  }
+
+  // ---- the skeleton's own clock (no video file)
+
+  function tickClock(now) {
+    if (!clock.playing) return;
+    clock.t = Math.min(clock.t + (now - clock.last) / 1000, clock.duration);
+    clock.last = now;
+    drawAt(clock.t);
+    if (clock.t >= clock.duration) pauseClock();
+    else requestAnimationFrame(tickClock);
+  }
+
+  function playClock() {
+    if (clock.t >= clock.duration) clock.t = 0;
+    clock.playing = true;
+    clock.last = performance.now();
+    el.skeletonPlay.textContent = "Pause";
+    requestAnimationFrame(tickClock);
+  }
+
+  function pauseClock() {
+    clock.playing = false;
+    el.skeletonPlay.textContent = "Play";
+  }
+
+  // ---- the player
+
+  function attachOverlay() {
+    media.overlay = media.doc ? new Overlay(el.overlay, media.doc, media.reps) : null;
+    el.overlay.hidden = media.overlay === null;
+    drawAt(playhead());
+  }
+
+  // The landmarks of a succeeded job; the skeleton is drawn once they are here. Without
+  // them (the tenant opted out, or they are gone with the job) the video plays alone.
+  async function loadLandmarks(jobId) {
+    const load = ++media.loads;
+    media.doc = null;
+    el.overlayNote.textContent = "";
+    let response;
+    let text;
+    try {
+      response = await fetch(`v1/jobs/${encodeURIComponent(jobId)}/landmarks`, {
+        headers: authHeaders(),
+      });
+      text = await response.text();
+    } catch {
+      text = null;
+    }
+    if (load !== media.loads || el.player.hidden) return;
+    if (!response || !response.ok) {
+      const why = response ? problemFrom(response.status, text).detail : "the server could not be reached";
+      el.overlayNote.textContent = `No skeleton to draw: ${why}.`;
+      attachOverlay();
+      return;
+    }
+    media.doc = JSON.parse(text);
+    clock.duration = Math.max(clock.duration, media.doc.t_s[media.doc.t_s.length - 1] || 0);
+    el.skeletonTime.max = String(clock.duration);
+    attachOverlay();
+  }
+
+  // Returns whether reps can be shown in the player: with the file, the video plays under
+  // the skeleton; without it (a job reopened from its link: the server deleted its copy),
+  // the skeleton plays alone on a blank stage of the video's shape until the file is
+  // picked again.
   function renderPlayer(r) {
     const reps = r.reps || [];
     if (media.url) URL.revokeObjectURL(media.url);
     media.url = null;
+    media.result = r;
     media.reps = reps;
     media.current = null;
-    if (!media.file || reps.length === 0) {
+    pauseClock();
+    if (reps.length === 0) {
       el.player.hidden = true;
       el.videoPlayer.removeAttribute("src");
       return false;
@@ -670,12 +888,27 @@
     // (a percentage made the column as wide as the caption's text, over the summary);
     // the stylesheet's max-width: 100% keeps it inside a phone screen.
     el.player.style.width = `min(32rem, calc(24rem * ${ratio.toFixed(4)}))`;
-    media.url = URL.createObjectURL(media.file);
-    el.videoPlayer.src = media.url;
-    el.playerCaption.textContent =
-      "Your video, played from this browser. Select a rep to jump to its bottom position.";
+    const live = Boolean(media.file);
+    el.videoPlayer.hidden = !live;
+    el.replay.hidden = live;
+    el.skeletonControls.hidden = live;
+    if (live) {
+      media.url = URL.createObjectURL(media.file);
+      el.videoPlayer.src = media.url;
+      el.playerCaption.textContent =
+        "Your video, played from this browser. Select a rep to jump to its bottom position.";
+    } else {
+      el.videoPlayer.removeAttribute("src");
+      el.videoPlayer.load();
+      el.playerCaption.textContent = "The server deletes the video once it is scored: the "
+        + "skeleton plays alone. Pick the same file to see it on the video.";
+    }
 
     const duration = v.duration_s > 0 ? v.duration_s : Math.max(...reps.map((x) => x.end_s));
+    clock.t = 0;
+    clock.duration = duration;
+    el.skeletonTime.max = String(duration);
+    el.skeletonTime.value = "0";
     el.timeline.dataset.duration = String(duration);
     const buttons = reps.map((rep) => {
       const sev = (rep.knee_cave && rep.knee_cave.severity) || "na";
@@ -692,7 +925,18 @@
     el.timeline.replaceChildren(...buttons, make("div", null, "playhead"));
     el.videoBadge.hidden = true;
     el.player.hidden = false;
+    attachOverlay();
     return true;
+  }
+
+  // The same file picked again for a reopened job: play it under the skeleton.
+  function replayFile() {
+    const file = el.replayFile.files && el.replayFile.files[0];
+    if (!file || !media.result) return;
+    media.file = file;
+    const t = clock.t;
+    renderPlayer(media.result);
+    el.videoPlayer.currentTime = t;
   }
 
   function renderResult(r) {
@@ -718,8 +962,8 @@
     renderPlot(el.plotLeft, reps, "left");
     renderPlot(el.plotRight, reps, "right");
     const s = r.summary || {};
-    renderAdvice(el.cues, s.cues, "No cue needed: nothing to correct was found.");
-    renderAdvice(el.exercises, s.exercises, "No corrective exercise suggested.");
+    renderAdvice(el.cues, el.cuesFound, s.cues, "No cue needed: nothing to correct was found.", r);
+    renderAdvice(el.exercises, el.exercisesFound, s.exercises, "No corrective exercise suggested.", r);
     el.raw.textContent = JSON.stringify(r, null, 2);
 
     el.result.hidden = false;
@@ -742,8 +986,14 @@
       el.key.focus();
     });
     el.form.addEventListener("submit", submitJob);
-    el.videoPlayer.addEventListener("timeupdate", () => showRepAt(el.videoPlayer.currentTime));
-    el.videoPlayer.addEventListener("seeked", () => showRepAt(el.videoPlayer.currentTime));
+    watchVideoFrames();
+    el.replayFile.addEventListener("change", replayFile);
+    el.skeletonPlay.addEventListener("click", () => (clock.playing ? pauseClock() : playClock()));
+    el.skeletonTime.addEventListener("input", () => {
+      pauseClock();
+      clock.t = Number(el.skeletonTime.value);
+      drawAt(clock.t);
+    });
     el.videoPlayer.addEventListener("error", () => {
       if (!el.videoPlayer.getAttribute("src")) return;
       el.playerCaption.textContent =
