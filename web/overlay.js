@@ -200,7 +200,9 @@ window.KneecaveOverlay = (() => {
     label(ctx, text, at, direction) {
       ctx.font = "600 12px system-ui, sans-serif";
       const width = ctx.measureText(text).width + 8;
-      const x = direction > 0 ? at[0] + 12 : at[0] - 12 - width;
+      // Beside the knee, on its outer side, but never past the canvas edge.
+      const wanted = direction > 0 ? at[0] + 12 : at[0] - 12 - width;
+      const x = Math.min(Math.max(wanted, 2), this.canvas.clientWidth - width - 2);
       ctx.fillStyle = "rgba(0, 0, 0, 0.7)";
       ctx.fillRect(x, at[1] - 18, width, 16);
       ctx.fillStyle = "#ffffff";
