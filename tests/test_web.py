@@ -8,6 +8,7 @@ Analyse, wait for the table.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -117,8 +118,13 @@ def test_page_is_served_next_to_the_api(served: tuple[Server, str]) -> None:
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
     assert 'id="upload-form"' in page.text
-    for asset in ("app.js", "style.css"):
+    for asset in ("app.js", "overlay.js", "style.css"):
         assert httpx.get(f"{server.url}/{asset}", timeout=10).status_code == 200
+    # Every link of the page to this server leads somewhere (there is no /docs page).
+    links = re.findall(r'href="([^"#:]+)"', page.text)
+    assert "openapi.json" in links
+    for link in links:
+        assert httpx.get(f"{server.url}/{link}", timeout=10).status_code == 200, link
     # The API keeps its own routes and its problem+json 404s.
     assert httpx.get(f"{server.url}/healthz", timeout=10).json()["status"] == "ok"
     missing = httpx.get(f"{server.url}/v1/nothing-here", timeout=10)
