@@ -1,5 +1,6 @@
 """Client-behaviour tests for sdk/python (kneecave_sdk) through httpx.MockTransport: retry policy,
-Retry-After, idempotency-key reuse, upload rewinding, problem+json → exception mapping, wait().
+Retry-After, idempotency-key reuse, upload rewinding, problem+json → exception mapping, wait(),
+RateLimit header fields, landmarks.
 The SDK against a real server is tests/test_sdk_live.py; typing and model drift are
 tests/test_sdk_typing.py."""
 
@@ -38,6 +39,7 @@ from kneecave_sdk import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    RateLimit,
     RateLimitError,
     UnknownEvent,
     UnsupportedMediaTypeError,
@@ -49,7 +51,9 @@ from kneecave_sdk import (
 from standardwebhooks import Webhook
 
 from service.pipeline.keypoints import Keypoints
+from service.pipeline.overlay import encode_landmarks, overlay_landmarks
 from service.pipeline.scoring import score_keypoints
+from service.ratelimit import Quota
 from service.webhooks import WebhookSender, generate_webhook_secret
 from tests.clips import reference_path
 
@@ -515,6 +519,135 @@ def test_async_client_maps_errors() -> None:
 
     with pytest.raises(NotFoundError, match="job_not_found"):
         asyncio.run(run())
+
+
+# --- rate-limit header fields, landmarks -------------------------------------------------------
+
+
+def limits(policy: str, limit: int, used: int, reset_s: int) -> dict[str, str]:
+    """The header fields exactly as the server writes them (service.ratelimit)."""
+    return Quota(policy, limit, used, reset_s).headers()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (limits("poll", 1200, 13, 41), RateLimit("poll", 1200, 1187, 41)),
+        (limits("submit", 60, 61, 7), RateLimit("submit", 60, 0, 7)),
+        ({"RateLimit": '"poll";r=5;t=2'}, RateLimit("poll", None, 5, 2)),  # no policy field
+        ({"ratelimit": '"p";r=5', "ratelimit-policy": '"p";q=9'}, RateLimit("p", 9, 5, None)),
+        ({"RateLimit": '"p";r=5;t=2', "RateLimit-Policy": '"o";q=9'}, RateLimit("p", None, 5, 2)),
+        ({"RateLimit": 'x;pk=:YWJj:;r=5;t=2, "y";r=1;t=9'}, RateLimit("y", None, 1, 9)),  # tightest
+        ({"RateLimit": '"a,b\\"c";r=0;t=1'}, RateLimit('a,b"c', None, 0, 1)),  # escapes in a string
+        ({}, None),
+        ({"RateLimit-Policy": '"poll";q=1200;w=60'}, None),
+        ({"RateLimit": "limit=10, remaining=5, reset=3"}, None),  # an older draft's dictionary
+        ({"RateLimit": '"poll";t=4'}, None),
+        ({"RateLimit": '"poll";r=-1;t=4'}, None),
+        ({"RateLimit": '"poll";r=1.5;t=4'}, None),
+        ({"RateLimit": '"poll;r=1;t=4'}, None),  # unterminated string
+        ({"RateLimit": '"poll";r=1;t=4 junk'}, None),
+        ({"RateLimit": "(a b);r=1"}, None),  # inner lists are not items
+    ],
+)
+def test_rate_limit_fields_are_read_tolerantly(
+    headers: dict[str, str], expected: RateLimit | None
+) -> None:
+    assert RateLimit.from_headers(headers) == expected
+    assert RateLimit.from_headers(httpx.Headers(headers)) == expected
+
+
+def test_last_rate_limit_follows_every_response_retried_ones_too() -> None:
+    replies = [
+        problem(503, "unavailable", **limits("poll", 1200, 1, 59)),
+        httpx.Response(200, json=job_json(), headers=limits("poll", 1200, 2, 58)),
+        httpx.Response(200, json=job_json()),  # e.g. through a proxy that drops the fields
+    ]
+    seen_before: list[RateLimit | None] = []
+    c: Client
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen_before.append(c.last_rate_limit)
+        return replies.pop(0)
+
+    c, _ = client(Script())
+    c._http = httpx.Client(transport=httpx.MockTransport(answer))  # sees c between attempts
+    assert c.last_rate_limit is None
+    c.get_job("job_1")
+    assert seen_before == [None, RateLimit("poll", 1200, 1199, 59)]  # the 503 counted too
+    assert c.last_rate_limit == RateLimit("poll", 1200, 1198, 58)
+    c.get_job("job_1")
+    assert c.last_rate_limit is None  # the last answer said nothing: no stale budget
+
+
+def test_rate_limit_error_carries_the_exhausted_budget() -> None:
+    fields = limits("submit", 60, 61, 3600)
+    script = Script(problem(429, "rate_limited", **{"Retry-After": "3600", **fields}))
+    c, slept = client(script)
+    with pytest.raises(RateLimitError) as info:
+        c.cancel_job("job_1")
+    assert info.value.rate_limit == RateLimit("submit", 60, 0, 3600)
+    assert info.value.retry_after == 3600
+    assert c.last_rate_limit == info.value.rate_limit
+    assert slept == []
+
+    c, _ = client(Script(problem(429, "rate_limited", **{"Retry-After": "3600"})))
+    with pytest.raises(RateLimitError) as bare:
+        c.get_job("job_1")
+    assert bare.value.rate_limit is None
+
+
+@pytest.fixture(scope="module")
+def landmarks_gz() -> bytes:
+    """The landmarks of a real clip, gzipped as the job store keeps and the API sends them."""
+    kp = Keypoints.load(reference_path("front_highbar_backsquat_1rep"))
+    return encode_landmarks(overlay_landmarks(kp))
+
+
+def test_get_landmarks_reads_the_gzipped_document(landmarks_gz: bytes) -> None:
+    headers = {"content-encoding": "gzip", "content-type": "application/json"}
+    headers |= limits("poll", 1200, 5, 9)
+    script = Script(
+        httpx.Response(200, content=landmarks_gz, headers=headers),
+        problem(404, "landmarks_not_found"),
+    )
+    c, _ = client(script)
+    marks = c.get_landmarks(kneecave_sdk.Job.model_validate(job_json("succeeded")))
+    request = script.requests[0]
+    assert (request.method, request.url.path) == ("GET", "/v1/jobs/job_1/landmarks")
+    assert "gzip" in request.headers["accept-encoding"]
+    assert isinstance(marks, kneecave_sdk.JobLandmarks)
+    assert marks.frames == len(marks.points) == len(marks.t_s) > 0
+    assert "left_knee" in marks.names
+    assert any(frame is not None and len(frame) == 2 * len(marks.names) for frame in marks.points)
+    assert c.last_rate_limit == RateLimit("poll", 1200, 1195, 9)
+    with pytest.raises(NotFoundError) as missing:
+        c.get_landmarks("job_1")
+    assert missing.value.code == "landmarks_not_found"
+    with pytest.raises(ValueError, match="invalid job id"):
+        c.get_landmarks("../keys")
+
+
+def test_async_client_reads_landmarks_and_rate_limits(landmarks_gz: bytes) -> None:
+    headers = {"content-encoding": "gzip", **limits("poll", 100, 100, 30)}
+    script = Script(
+        httpx.Response(200, content=landmarks_gz, headers=headers),
+        problem(429, "rate_limited", **{"Retry-After": "120", **limits("poll", 100, 101, 30)}),
+    )
+
+    async def run() -> tuple[kneecave_sdk.JobLandmarks, RateLimit | None, RateLimitError]:
+        c, _ = async_client(script)
+        async with c:
+            marks = await c.get_landmarks("job_1")
+            after = c.last_rate_limit
+            with pytest.raises(RateLimitError) as info:
+                await c.get_landmarks("job_1")
+            return marks, after, info.value
+
+    marks, after, error = asyncio.run(run())
+    assert marks.frames == len(marks.points)
+    assert after == RateLimit("poll", 100, 0, 30)
+    assert error.rate_limit == RateLimit("poll", 100, 0, 30)
 
 
 # --- webhooks: the SDK verifies what the service signs ------------------------------------------

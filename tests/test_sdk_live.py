@@ -1,7 +1,8 @@
 """The Python SDK against a real `kneecave serve` (uvicorn, an embedded worker, SQLite): a real
-clip through score() with progress, landmarks through score_keypoints(), errors with their code
-and request id, a cancel, signed webhooks verified by the SDK, paging, the async client, and the
-README's "Use it from an app" example run as written."""
+clip through score() with progress and its overlay landmarks, landmarks through score_keypoints(),
+errors with their code and request id, the RateLimit budgets it reports, a cancel, signed webhooks
+verified by the SDK, paging, the async client, and the README's "Use it from an app" example run
+as written."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from kneecave_sdk import (
     JobCanceledError,
     JobEvent,
     NotFoundError,
+    RateLimit,
+    ScoreResult,
     UnsupportedMediaTypeError,
     ValidationError,
     WebhookTestEvent,
@@ -42,6 +45,7 @@ OPTIONS = {
     "progress_interval_s": 0.1,
     "heartbeat_s": 0.5,  # a canceled job stops at the next heartbeat
     "poll_rate_limit_per_minute": 1_000_000,
+    "rate_limit_per_minute": 500,
 }
 
 
@@ -104,10 +108,23 @@ def receiver() -> Iterator[Receiver]:
     httpd.server_close()
 
 
-def test_score_a_real_clip_with_progress(live: Live) -> None:
+@dataclass
+class Scored:
+    result: ScoreResult
+    seen: list[Job]
+
+
+@pytest.fixture(scope="module")
+def scored(live: Live) -> Scored:
+    """One real clip through score(), for the tests that read what it made."""
     seen: list[Job] = []
     with live.client() as kc:
         result = kc.score(SHORT_CLIP, view="front", on_progress=seen.append)
+    return Scored(result, seen)
+
+
+def test_score_a_real_clip_with_progress(scored: Scored) -> None:
+    result, seen = scored.result, scored.seen
     assert result.rep_count == 1
     rep = result.reps[0]
     assert rep.knee_cave.severity in {"none", "mild", "moderate", "severe"}
@@ -121,6 +138,47 @@ def test_score_a_real_clip_with_progress(live: Live) -> None:
     assert progress[-1] == 1.0
     assert seen[-1].status == "succeeded"
     assert len({job.id for job in seen}) == 1
+
+
+def test_landmarks_of_the_scored_clip_until_it_is_deleted(live: Live, scored: Scored) -> None:
+    job_id, video = scored.seen[-1].id, scored.result.video
+    with live.client() as kc:
+        marks = kc.get_landmarks(job_id)
+        assert marks.frames == len(marks.points) == len(marks.t_s) == video.frames
+        assert "left_knee" in marks.names
+        assert (marks.width, marks.height) == (video.width, video.height)
+        assert marks.t_s == sorted(marks.t_s)
+        rep = scored.result.reps[0]
+        assert marks.t_s[0] <= rep.start_s < rep.end_s <= marks.t_s[-1]  # one clock
+        drawn = [frame for frame in marks.points if frame is not None]
+        assert len(drawn) > video.frames // 2
+        assert all(len(frame) == 2 * len(marks.names) for frame in drawn)
+        kc.delete_job(job_id)
+        with pytest.raises(NotFoundError) as gone:
+            kc.get_landmarks(job_id)
+    assert gone.value.code == "job_not_found"
+
+
+def test_rate_limit_budgets_as_the_server_reports_them(live: Live) -> None:
+    with live.client() as kc:
+        assert kc.last_rate_limit is None
+        kc.list_jobs(limit=1)
+        first = kc.last_rate_limit
+        kc.list_jobs(limit=1)
+        second = kc.last_rate_limit
+        with pytest.raises(NotFoundError):  # a cancel counts as a submission, found or not
+            kc.cancel_job("job_0123456789abcdef0123456789abcdef")
+        submit = kc.last_rate_limit
+    assert isinstance(first, RateLimit)
+    assert isinstance(second, RateLimit)
+    assert (first.policy, first.limit) == ("poll", OPTIONS["poll_rate_limit_per_minute"])
+    assert first.reset_s is not None
+    assert 0 < first.reset_s <= 60
+    assert 0 < first.remaining < OPTIONS["poll_rate_limit_per_minute"]
+    if second.reset_s is not None and second.reset_s <= first.reset_s:  # the same window
+        assert second.remaining == first.remaining - 1
+    assert submit is not None
+    assert (submit.policy, submit.limit) == ("submit", OPTIONS["rate_limit_per_minute"])
 
 
 def test_score_keypoints_equals_the_scorer(live: Live) -> None:
@@ -160,6 +218,9 @@ def test_cancel_a_running_job(live: Live) -> None:
         with pytest.raises(JobCanceledError) as info:
             kc.wait(job, timeout=60)
         assert info.value.job.status == "canceled"
+        with pytest.raises(NotFoundError) as no_landmarks:
+            kc.get_landmarks(job)
+        assert no_landmarks.value.code == "landmarks_not_found"
         kc.delete_job(job)
         with pytest.raises(NotFoundError):
             kc.get_job(job)
@@ -199,21 +260,25 @@ def test_iter_jobs_follows_the_cursor_across_pages(live: Live) -> None:
 
 
 def test_async_client_against_the_server(live: Live) -> None:
-    progress: list[float] = []
+    seen: list[Job] = []
 
     async def on_progress(job: Job) -> None:
-        progress.append(job.progress)
+        seen.append(job)
 
-    async def run() -> tuple[int, list[str], list[str]]:
+    async def run() -> tuple[ScoreResult, int, list[str], list[str]]:
         async with AsyncClient(live.api_key, base_url=live.server.url, poll_interval=0.1) as kc:
             result = await kc.score(SHORT_CLIP, on_progress=on_progress)
+            marks = await kc.get_landmarks(seen[-1].id)
+            assert kc.last_rate_limit is not None
+            assert kc.last_rate_limit.policy == "poll"
             ids = [job.id async for job in kc.iter_jobs(limit=2)]
             page = await kc.list_jobs(limit=100)
-            return result.rep_count, ids, [job.id for job in page.items]
+            return result, marks.frames, ids, [job.id for job in page.items]
 
-    rep_count, paged, listed = asyncio.run(run())
-    assert rep_count == 1
-    assert progress[-1] == 1.0
+    result, frames, paged, listed = asyncio.run(run())
+    assert result.rep_count == 1
+    assert frames == result.video.frames
+    assert seen[-1].progress == 1.0
     assert paged == listed
 
 

@@ -31,6 +31,9 @@ from kneecave_sdk import (
     Job,
     JobEvent,
     JobFailedError,
+    JobLandmarks,
+    RateLimit,
+    RateLimitError,
     ScoreResult,
     verify_webhook,
 )
@@ -57,6 +60,19 @@ def cues(path: str) -> list[str]:
         except JobFailedError as exc:
             return [f"{exc.code}: {exc.detail}"]
         return [cue.text for cue in result.summary.cues]
+
+
+def knees(job: Job) -> tuple[list[int | None] | None, int | None]:
+    with Client() as kc:
+        try:
+            marks: JobLandmarks = kc.get_landmarks(job)
+        except RateLimitError as exc:
+            return None, exc.rate_limit.reset_s if exc.rate_limit else None
+        budget: RateLimit | None = kc.last_rate_limit
+        left = marks.names.index("left_knee")
+        frame = marks.points[0]
+        remaining = budget.remaining if budget else None
+        return (frame[2 * left : 2 * left + 2] if frame else None), remaining
 
 
 async def score_async(path: str) -> int:

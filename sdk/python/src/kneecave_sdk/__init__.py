@@ -37,11 +37,13 @@ from kneecave_sdk._models import (
     Job,
     JobError,
     JobEvent,
+    JobLandmarks,
     JobList,
     Rep,
     ScoreResult,
     WebhookTestEvent,
 )
+from kneecave_sdk._ratelimit import RateLimit
 from kneecave_sdk.webhooks import UnknownEvent, WebhookEvent, verify_webhook
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "JobError",
     "JobEvent",
     "JobFailedError",
+    "JobLandmarks",
     "JobList",
     "JobRef",
     "KneecaveError",
@@ -67,6 +70,7 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProgressCallback",
+    "RateLimit",
     "RateLimitError",
     "Rep",
     "ScoreResult",

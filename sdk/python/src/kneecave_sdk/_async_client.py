@@ -29,6 +29,7 @@ from kneecave_sdk._exceptions import APIConnectionError, APITimeoutError, WaitTi
 from kneecave_sdk._models import (
     Exercise,
     Job,
+    JobLandmarks,
     JobList,
     ScoreResult,
     View,
@@ -67,11 +68,12 @@ class AsyncClient(BaseClient):
         with opened as upload:
             request = self._build(self._http, spec, attempt, upload)
             try:
-                return await self._http.send(request)
+                response = await self._http.send(request)
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(request) from exc
             except httpx.TransportError as exc:
                 raise APIConnectionError(str(exc) or type(exc).__name__, request=request) from exc
+            return self._seen(response)
 
     async def _request(self, spec: RequestSpec) -> httpx.Response:
         attempt = 0
@@ -113,6 +115,10 @@ class AsyncClient(BaseClient):
 
     async def get_job(self, job: JobRef) -> Job:
         return parse(await self._request(self._get_job_spec(job)), Job)
+
+    async def get_landmarks(self, job: JobRef) -> JobLandmarks:
+        """See Client.get_landmarks."""
+        return parse(await self._request(self._landmarks_spec(job)), JobLandmarks)
 
     async def list_jobs(
         self, *, limit: int | None = None, starting_after: str | None = None

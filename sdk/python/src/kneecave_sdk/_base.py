@@ -25,9 +25,10 @@ from kneecave_sdk._exceptions import (
 )
 from kneecave_sdk._model_base import Model
 from kneecave_sdk._models import Job, ScoreResult
+from kneecave_sdk._ratelimit import RateLimit
 from kneecave_sdk._retry import parse_retry_after
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 VideoInput: TypeAlias = str | os.PathLike[str] | bytes | IO[bytes]
 """A video to upload: a file path, the bytes, or a binary file object (rewound on retries)."""
@@ -152,6 +153,8 @@ class BaseClient:
         self.max_retries = max_retries
         self.poll_interval = check_interval(poll_interval)
         """Seconds between polls in wait()/score(); None follows the server's Retry-After."""
+        self.last_rate_limit: RateLimit | None = None
+        """The budget the last response reported (None when it sent no RateLimit field)."""
 
     def _default_headers(self) -> dict[str, str]:
         return {
@@ -197,6 +200,11 @@ class BaseClient:
             headers={**self._default_headers(), **self._headers(spec, attempt)},
         )
 
+    def _seen(self, response: httpx.Response) -> httpx.Response:
+        """Every response passes here, retried ones too: the budget it reports is the latest."""
+        self.last_rate_limit = RateLimit.from_headers(response.headers)
+        return response
+
     def _can_retry(self, spec: RequestSpec, attempt: int) -> bool:
         return attempt < self.max_retries and spec.retryable
 
@@ -227,6 +235,10 @@ class BaseClient:
     @staticmethod
     def _get_job_spec(job: JobRef) -> RequestSpec:
         return RequestSpec("GET", f"/v1/jobs/{_segment(job_id(job))}")
+
+    @staticmethod
+    def _landmarks_spec(job: JobRef) -> RequestSpec:
+        return RequestSpec("GET", f"/v1/jobs/{_segment(job_id(job))}/landmarks")
 
     @staticmethod
     def _list_jobs_spec(limit: int | None, starting_after: str | None) -> RequestSpec:

@@ -26,6 +26,7 @@ from kneecave_sdk._exceptions import APIConnectionError, APITimeoutError, WaitTi
 from kneecave_sdk._models import (
     Exercise,
     Job,
+    JobLandmarks,
     JobList,
     ScoreResult,
     View,
@@ -64,11 +65,12 @@ class Client(BaseClient):
         with self._opened(spec) as upload:
             request = self._build(self._http, spec, attempt, upload)
             try:
-                return self._http.send(request)
+                response = self._http.send(request)
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(request) from exc
             except httpx.TransportError as exc:
                 raise APIConnectionError(str(exc) or type(exc).__name__, request=request) from exc
+            return self._seen(response)
 
     def _request(self, spec: RequestSpec) -> httpx.Response:
         attempt = 0
@@ -114,6 +116,14 @@ class Client(BaseClient):
 
     def get_job(self, job: JobRef) -> Job:
         return parse(self._request(self._get_job_spec(job)), Job)
+
+    def get_landmarks(self, job: JobRef) -> JobLandmarks:
+        """Per-frame landmarks of a succeeded job, for drawing the skeleton over the video.
+
+        NotFoundError ``landmarks_not_found`` until the job has succeeded (or when none were
+        kept), ``landmarks_disabled`` when the tenant opted out, ``job_not_found`` once deleted.
+        """
+        return parse(self._request(self._landmarks_spec(job)), JobLandmarks)
 
     def list_jobs(self, *, limit: int | None = None, starting_after: str | None = None) -> JobList:
         """One page of jobs, newest first; pass ``next_cursor`` as ``starting_after``."""

@@ -13,7 +13,7 @@ KneecaveError                    root of everything this package raises
 │       ├── PayloadTooLargeError     413
 │       ├── UnsupportedMediaTypeError 415
 │       ├── ValidationError          422
-│       ├── RateLimitError           429 (.retry_after)
+│       ├── RateLimitError           429 (.retry_after, .rate_limit)
 │       └── InternalServerError      5xx
 ├── JobFailedError               wait()/score(): the job ended "failed" (.code, .detail, .job)
 │   └── JobCanceledError         ... or "canceled" (code "canceled")
@@ -30,6 +30,7 @@ import httpx
 import pydantic
 
 from kneecave_sdk._models import Problem
+from kneecave_sdk._ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from kneecave_sdk._models import Job
@@ -124,11 +125,15 @@ class ValidationError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
+    """Over a budget: ``retry_after`` (s) is the server's Retry-After, ``rate_limit`` the
+    budget that ran out (policy, limit, remaining, reset_s), when the server said."""
+
     def __init__(
         self, response: httpx.Response, body: dict[str, Any], retry_after: float | None
     ) -> None:
         super().__init__(response, body)
         self.retry_after = retry_after
+        self.rate_limit: RateLimit | None = RateLimit.from_headers(response.headers)
 
 
 class InternalServerError(APIStatusError):
