@@ -28,6 +28,8 @@ from tests.service_support import SHORT_CLIP, Server, make_env
 SDK = REPO / "sdk" / "typescript"
 NPM = shutil.which("npm") or "npm"
 KEYPOINTS_CLIP = "front_highbar_backsquat_1rep"
+# Budgets of the test server, given explicitly so the live tests can check RateLimit exactly.
+LIMITS = {"poll_rate_limit_per_minute": 3000, "rate_limit_per_minute": 600}
 
 
 def npm(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -83,7 +85,7 @@ def live_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
     with make_env("sqlite", tmp) as env:
         key = env.create_key("acme")
         # One embedded worker; webhooks to the test's receiver on 127.0.0.1; a 1 s poll hint.
-        server = Server(env, tmp, workers=1, webhook_allow_private=True, retry_after_s=1)
+        server = Server(env, tmp, workers=1, webhook_allow_private=True, retry_after_s=1, **LIMITS)
         keypoints, expected = _keypoints_files(tmp)
         try:
             yield {
@@ -94,6 +96,8 @@ def live_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
                 "KNEECAVE_TEST_CLIP": str(SHORT_CLIP),
                 "KNEECAVE_TEST_KEYPOINTS": str(keypoints),
                 "KNEECAVE_TEST_EXPECTED": str(expected),
+                "KNEECAVE_TEST_POLL_RATE": str(LIMITS["poll_rate_limit_per_minute"]),
+                "KNEECAVE_TEST_SUBMIT_RATE": str(LIMITS["rate_limit_per_minute"]),
             }
         finally:
             server.stop()
@@ -107,8 +111,14 @@ def test_node_tests_pass_against_the_real_server(live_env: dict[str, str]) -> No
     assert counts.get("fail") == 0, output[-4000:]
     assert counts.get("cancelled") == 0, output[-4000:]
     assert counts.get("skipped") == 0, output[-4000:]
-    assert counts.get("pass", 0) >= 28, output[-4000:]
-    for name in ("score() a real clip", "iterJobs() pages", "the README's TypeScript example"):
+    assert counts.get("pass", 0) >= 34, output[-4000:]
+    for name in (
+        "score() a real clip",
+        "iterJobs() pages",
+        "the README's TypeScript example",
+        "getLandmarks() of a scored clip",
+        "lastRateLimit reports the poll and submit budgets",
+    ):
         assert re.search(rf"^ok \d+ - {re.escape(name)}", output, re.M), f"{name!r} did not pass"
 
 

@@ -1,5 +1,6 @@
 // The client: one class over the HTTP API (jobs, waiting, one-call scoring, keypoints,
-// paging, webhook secret). Requests go through http.ts, which owns retries and errors.
+// landmarks, paging, webhook secret). Requests go through http.ts, which owns retries and
+// errors; every response's RateLimit fields land in `lastRateLimit`.
 import {
   API_KEY_ENV,
   BASE_URL_ENV,
@@ -13,8 +14,18 @@ import {
 import { JobCanceledError, JobFailedError, KneecaveError, WaitTimeoutError } from "./errors.js";
 import { send, sendJson, type FetchLike, type HttpConfig } from "./http.js";
 import { env, sleep, uuid4 } from "./platform.js";
+import { parseRateLimit, type RateLimit } from "./ratelimit.js";
 import { pollDelayMs, retryPolicy } from "./retry.js";
-import type { Exercise, Job, JobList, KeypointsRequest, ScoreResult, View, WebhookTestResult } from "./types.js";
+import type {
+  Exercise,
+  Job,
+  JobLandmarks,
+  JobList,
+  KeypointsRequest,
+  ScoreResult,
+  View,
+  WebhookTestResult,
+} from "./types.js";
 import { multipart, prepareVideo, type VideoInput } from "./upload.js";
 
 export interface ClientOptions {
@@ -70,6 +81,14 @@ const jobPath = (id: string): string => `/v1/jobs/${encodeURIComponent(id)}`;
 export class Kneecave {
   readonly baseUrl: string;
   private readonly http: HttpConfig;
+  private rateLimit: RateLimit | undefined;
+
+  /** The budget the last response reported (`RateLimit-Policy` / `RateLimit` fields), e.g.
+   * `{policy: "poll", limit: 1200, remaining: 1187, resetSeconds: 41}`; undefined before the
+   * first response and after one that sent none. */
+  get lastRateLimit(): RateLimit | undefined {
+    return this.rateLimit;
+  }
 
   constructor(options: ClientOptions = {}) {
     const fetchImpl = options.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
@@ -83,6 +102,9 @@ export class Kneecave {
       // A bare `fetch` reference loses its `this` in some browsers ("Illegal invocation").
       fetch: (input, init) => fetchImpl.call(globalThis, input, init),
       headers: { ...options.headers },
+      onResponse: (response) => {
+        this.rateLimit = parseRateLimit(response.headers);
+      },
     };
   }
 
@@ -103,6 +125,17 @@ export class Kneecave {
 
   async getJob(jobId: string, options: RequestOptions = {}): Promise<Job> {
     return sendJson<Job>(this.http, { method: "GET", path: jobPath(jobId), signal: options.signal });
+  }
+
+  /** Per-frame landmarks of a succeeded job, for drawing the skeleton over the video (sent
+   * gzipped; fetch inflates it). NotFoundError `landmarks_not_found` until the job has
+   * succeeded, `landmarks_disabled` when the tenant opted out, `job_not_found` once deleted. */
+  async getLandmarks(jobId: string, options: RequestOptions = {}): Promise<JobLandmarks> {
+    return sendJson<JobLandmarks>(this.http, {
+      method: "GET",
+      path: `${jobPath(jobId)}/landmarks`,
+      signal: options.signal,
+    });
   }
 
   /** One page of the tenant's jobs, newest first. */

@@ -13,12 +13,13 @@
 // │       ├── PayloadTooLargeError       413
 // │       ├── UnsupportedMediaTypeError  415
 // │       ├── ValidationError            422 (`.errors`: the field errors)
-// │       ├── RateLimitError             429 (`.retryAfter`, seconds)
+// │       ├── RateLimitError             429 (`.retryAfter`, seconds; `.rateLimit`)
 // │       └── InternalServerError        5xx
 // ├── JobFailedError                 the job ended "failed" (`.code`, `.detail`, `.job`)
 // │   └── JobCanceledError           the job ended "canceled" (score() has no result)
 // ├── WaitTimeoutError               wait() gave up (`.job`: the last state seen)
 // └── WebhookVerificationError       verifyWebhook() rejected a delivery
+import { parseRateLimit, type RateLimit } from "./ratelimit.js";
 import type { ErrorCode, Job, Problem } from "./types.js";
 
 export class KneecaveError extends Error {
@@ -112,10 +113,13 @@ export class ValidationError extends APIStatusError {
 export class RateLimitError extends APIStatusError {
   /** Seconds the server asked to wait (`Retry-After`), when it said. */
   readonly retryAfter: number | undefined;
+  /** The budget that ran out (policy, limit, remaining, resetSeconds), when the server said. */
+  readonly rateLimit: RateLimit | undefined;
 
   constructor(init: StatusErrorInit & { retryAfter?: number | undefined }) {
     super(init);
     this.retryAfter = init.retryAfter;
+    this.rateLimit = parseRateLimit(init.headers);
   }
 }
 

@@ -13,6 +13,8 @@ export interface HttpConfig {
   retry: RetryPolicy;
   fetch: FetchLike;
   headers: Record<string, string>;
+  /** Sees every response, retried ones and errors too (the client reads its RateLimit). */
+  onResponse?: (response: Response) => void;
 }
 
 export interface RequestSpec {
@@ -98,6 +100,7 @@ async function attempt(config: HttpConfig, spec: RequestSpec, url: string): Prom
   const init = { method: spec.method, url };
   try {
     const response = await config.fetch(url, { ...requestInit(config, spec), signal });
+    config.onResponse?.(response);
     return response.ok ? { response } : await failure(spec, url, response);
   } catch (cause) {
     if (spec.signal?.aborted) throw abortReason(spec.signal); // the caller's choice: no retry

@@ -31,6 +31,7 @@ export {
 } from "./errors.js";
 export { API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, VERSION } from "./constants.js";
 export type { FetchLike } from "./http.js";
+export { parseRateLimit, type RateLimit } from "./ratelimit.js";
 export { parseRetryAfter, retryDelayMs, retryPolicy, type RetryPolicy } from "./retry.js";
 export type * from "./types.js";
 export type { ReactNativeFile, VideoInput } from "./upload.js";

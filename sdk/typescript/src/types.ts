@@ -6,6 +6,9 @@ type Schemas = components["schemas"];
 /** A job as `GET /v1/jobs/{id}` returns it. */
 export type Job = Schemas["JobPublic"];
 export type JobList = Schemas["JobList"];
+/** Per-frame landmarks of a succeeded job, for drawing the skeleton over the video:
+ * `points[i]` is x0, y0, x1, y1, … for `names` at `t_s[i]` (upright-frame px; null: not seen). */
+export type JobLandmarks = Schemas["JobLandmarks"];
 export type JobStatus = Schemas["JobStatus"];
 export type JobError = Schemas["JobError"];
 export type WebhookDelivery = Schemas["WebhookDelivery"];

@@ -89,6 +89,49 @@ test("score() a real clip with progress; its webhook verifies with the SDK", { s
   await assert.rejects(verifyWebhook(delivery.body, delivery.headers, "whsec_" + btoa("not it")), WebhookVerificationError);
 });
 
+test("getLandmarks() of a scored clip, on the result's clock, until the job is deleted", { skip }, async () => {
+  const kc = new Kneecave();
+  const seen: Job[] = [];
+  const result = await kc.score(CLIP, { onProgress: (job) => seen.push(job) });
+  const jobId = seen.at(-1)!.id;
+  const marks = await kc.getLandmarks(jobId);
+  assert.equal(marks.frames, result.video.frames);
+  assert.equal(marks.points.length, marks.frames);
+  assert.equal(marks.t_s.length, marks.frames);
+  assert.ok(marks.names.includes("left_knee"), marks.names.join());
+  assert.deepEqual([marks.width, marks.height], [result.video.width, result.video.height]);
+  assert.deepEqual(marks.t_s, [...marks.t_s].sort((a, b) => a - b));
+  const rep = result.reps[0]!;
+  assert.ok(marks.t_s[0]! <= rep.start_s && rep.end_s <= marks.t_s.at(-1)!, "one clock");
+  const drawn = marks.points.filter((frame) => frame !== null);
+  assert.ok(drawn.length > marks.frames / 2, `${drawn.length} of ${marks.frames} frames drawn`);
+  assert.ok(drawn.every((frame) => frame.length === 2 * marks.names.length));
+  await kc.deleteJob(jobId);
+  const gone = await kc.getLandmarks(jobId).catch((e: unknown) => e);
+  assert.ok(gone instanceof NotFoundError, String(gone));
+  assert.equal(gone.code, "job_not_found");
+});
+
+test("lastRateLimit reports the poll and submit budgets the server counted", { skip }, async () => {
+  const kc = new Kneecave();
+  await kc.listJobs({ limit: 1 });
+  const first = kc.lastRateLimit;
+  await kc.listJobs({ limit: 1 });
+  const second = kc.lastRateLimit;
+  // A cancel counts as a submission, found or not.
+  await assert.rejects(kc.cancelJob("job_0123456789abcdef0123456789abcdef"), NotFoundError);
+  const submit = kc.lastRateLimit;
+  const pollRate = Number(env.KNEECAVE_TEST_POLL_RATE);
+  assert.ok(first && second && submit);
+  assert.deepEqual([first.policy, first.limit], ["poll", pollRate]);
+  assert.ok(first.remaining > 0 && first.remaining < pollRate, String(first.remaining));
+  assert.ok(first.resetSeconds !== undefined && first.resetSeconds > 0 && first.resetSeconds <= 60);
+  if (second.resetSeconds !== undefined && second.resetSeconds <= first.resetSeconds) {
+    assert.equal(second.remaining, first.remaining - 1, "the same window counts down");
+  }
+  assert.deepEqual([submit.policy, submit.limit], ["submit", Number(env.KNEECAVE_TEST_SUBMIT_RATE)]);
+});
+
 test("testWebhook() sends a signed webhook.test event to a receiver", { skip }, async (t) => {
   const hooks = await receiver();
   t.after(() => hooks.close());
@@ -143,6 +186,9 @@ test("cancel, delete; score() of a job canceled meanwhile throws JobCanceledErro
   assert.equal(canceled.status, "canceled");
   assert.equal((await kc.cancelJob(job.id)).status, "canceled", "cancel is idempotent");
   assert.equal((await kc.wait(job.id)).status, "canceled");
+  const noLandmarks = await kc.getLandmarks(job.id).catch((e: unknown) => e);
+  assert.ok(noLandmarks instanceof NotFoundError, String(noLandmarks));
+  assert.equal(noLandmarks.code, "landmarks_not_found");
   await kc.deleteJob(job.id);
   await assert.rejects(kc.getJob(job.id), NotFoundError);
 
