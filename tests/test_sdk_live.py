@@ -33,6 +33,7 @@ from kneecave_sdk import (
     verify_webhook,
 )
 
+from service.jobs.backends import open_backends
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.scoring import score_keypoints
 from tests.clips import REPO, clip_path, reference_path
@@ -54,6 +55,7 @@ class Live:
     server: Server
     api_key: str
     webhook_secret: str
+    opted_out_key: str  # a tenant that keeps no landmarks
 
     def client(self, **kwargs: Any) -> Client:
         return Client(self.api_key, base_url=self.server.url, poll_interval=0.1, **kwargs)
@@ -64,8 +66,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("sdk-live")
     with make_env("sqlite", tmp) as env:
         key = env.create_key("acme")
+        quiet = env.create_key("quiet")
+
+        async def opt_out() -> None:
+            async with open_backends(env.settings()) as backends:
+                await backends.keys.set_landmarks("quiet", False)
+
+        asyncio.run(opt_out())
         server = Server(env, tmp, workers=1, **OPTIONS)
-        yield Live(server, key.api_key, key.webhook_secret)
+        yield Live(server, key.api_key, key.webhook_secret, quiet.api_key)
         server.stop()
 
 
@@ -157,6 +166,12 @@ def test_landmarks_of_the_scored_clip_until_it_is_deleted(live: Live, scored: Sc
         with pytest.raises(NotFoundError) as gone:
             kc.get_landmarks(job_id)
     assert gone.value.code == "job_not_found"
+    with (  # a tenant that opted out is told so before any job lookup
+        Client(live.opted_out_key, base_url=live.server.url) as kc,
+        pytest.raises(NotFoundError) as off,
+    ):
+        kc.get_landmarks(job_id)
+    assert off.value.code == "landmarks_disabled"
 
 
 def test_rate_limit_budgets_as_the_server_reports_them(live: Live) -> None:
