@@ -333,7 +333,7 @@ def cases(tmp: Path) -> list[Case]:
         Case("wrong method", lambda t: t.client.put("/v1/jobs"), 405, "method_not_allowed"),
         Case(
             "bad cursor",
-            lambda t: t.client.get("/v1/jobs", params={"starting_after": "job_1|x"}),
+            lambda t: t.client.get("/v1/jobs", params={"starting_after": "bm90IGEgY3Vyc29y"}),
             422,
             "invalid_cursor",
         ),

@@ -113,6 +113,16 @@ def _add_code_enums(schemas: dict[str, Any]) -> None:
 
 
 def _add_internal_error(operation: dict[str, Any]) -> None:
+    # Any request the HTTP parser cannot read (a bad Content-Length, a NUL in a header)
+    # is answered 400 `bad_request` before it reaches an operation.
+    operation["responses"].setdefault(
+        "400",
+        {
+            "description": "Bad Request: the HTTP parser could not read the request"
+            " (`bad_request`). The connection is closed.",
+            "content": {PROBLEM_JSON: {"schema": _ref("schemas", "Problem")}},
+        },
+    )
     operation["responses"].setdefault(
         "500",
         {

@@ -213,7 +213,8 @@ async def list_jobs(
         str | None,
         Query(
             max_length=200,
-            description="`next_cursor` of the previous page: the jobs after that one.",
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="`next_cursor` of the previous page (opaque): the jobs after that one.",
         ),
     ] = None,
 ) -> JobList:
