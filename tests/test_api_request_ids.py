@@ -8,11 +8,12 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.bad_inputs import raw_http
-from tests.service_support import Server, make_env, upload
+from tests.service_support import Server, make_env, upload, wait_for
 
 MADE = re.compile(r"req_[0-9a-f]{32}")
 
@@ -72,3 +73,22 @@ def test_requests_the_parser_refuses_get_an_id_too(server_and_key: tuple[Server,
     rid = json.loads(body)["request_id"]
     assert MADE.fullmatch(rid)
     assert f"x-request-id: {rid}".encode() in head.lower()
+
+
+def test_the_worker_logs_the_upload_request_id(tmp_path: Path) -> None:
+    """One id finds the upload and the analysis it started: the worker's lines carry it."""
+    with make_env("sqlite", tmp_path) as env:
+        key = env.create_key("acme").api_key
+        server = Server(env, tmp_path, workers=1)
+        try:
+            with server.client(key) as c:
+                c.headers["X-Request-Id"] = "app-7.upload"
+                job_id = upload(c).json()["id"]
+                del c.headers["X-Request-Id"]
+                assert wait_for(c, job_id)["status"] == "succeeded"
+            lines = _log_lines(server, "app-7.upload")
+        finally:
+            server.stop()
+    worker = [x for x in lines if x.get("msg") in ("job started", "job finished")]
+    assert {x["msg"] for x in worker} == {"job started", "job finished"}, lines
+    assert all(x["job_id"] == job_id and x["tenant"] == "acme" for x in worker)

@@ -91,6 +91,9 @@ class Job(BaseModel):
     content_type: str | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # The X-Request-Id of the upload that created the job: the worker's log lines carry it,
+    # so one id finds the request and the analysis it started.
+    request_id: str | None = None
 
     # Outcome
     result: dict[str, Any] | None = None
@@ -105,6 +108,13 @@ class Job(BaseModel):
     lease_expires_at: float | None = None
 
     # --- predicates -------------------------------------------------------
+    def log_fields(self) -> dict[str, str]:
+        """What every log line about this job carries (service.logs.bind)."""
+        fields = {"job_id": self.id, "tenant": self.tenant}
+        if self.request_id is not None:
+            fields["request_id"] = self.request_id
+        return fields
+
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL

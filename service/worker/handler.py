@@ -158,7 +158,7 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
     job = await ctx.jobs.get(lease.job_id)
     if job is None:
         return None
-    with bind(job_id=job.id, tenant=job.tenant):
+    with bind(**job.log_fields()):
         log.info("job started", extra={"attempt": job.attempts})
         kept: list[bytes] = []  # the overlay's landmarks, once the analysis produced them
         beat = asyncio.create_task(_heartbeat(ctx, lease, run))

@@ -24,7 +24,7 @@ async def notify(ctx: WorkerContext, job: Job) -> None:
     if job.webhook_url is None or job.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
         return
     s = ctx.settings
-    with bind(job_id=job.id, tenant=job.tenant):
+    with bind(**job.log_fields()):
         secret = await ctx.keys.webhook_secret(job.tenant)
         if secret is None:
             log.warning("tenant has no webhook secret; webhook not sent")

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from service.api.cursor import decode_cursor, encode_cursor
 from service.api.deps import BlobsDep, JobsDep, LimitsDep, SettingsDep, TenantDep
+from service.api.middleware import request_id_of
 from service.api.problems import problem_responses
 from service.api.schemas import JobList
 from service.api.upload import UploadInfo, receive_video
@@ -162,6 +163,7 @@ async def create_job(
             content_type=upload.container,
             idempotency_key=idempotency_key,
             request_hash=options.digest(upload),
+            request_id=request_id_of(request.scope),
         )
         stored, created = await jobs.submit(job, idempotency_key, max_active=limit)
     except ActiveLimitReachedError:
