@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     # "*"). Behind an ingress set it to the ingress's addresses, or every client shares the
     # proxy's address and so its failed-authentication budget.
     forwarded_allow_ips: str = "127.0.0.1"
+    # Web origins whose pages may call the API from the browser (CORS), comma-separated,
+    # e.g. "https://app.example.com"; empty: none (the demo page is same-origin). Only for
+    # apps whose users hold their own API key: a shared key belongs on the app's backend.
+    cors_origins: str = ""
     max_active_jobs_per_tenant: int = Field(8, ge=1)
     # `kneecave serve` with no real key prints a dev key (tenant "dev"), kept across
     # restarts; off in production (k8s/), which also revokes any dev key.

@@ -38,6 +38,8 @@ def shown(value: Any) -> str | None:
     """How a default is written in the table, or None where it depends on the machine."""
     if value is None:
         return "unset"
+    if value == "":
+        return "empty"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -47,6 +48,18 @@ def _operation_id(route: APIRoute) -> str:
     """`tag-name` ids (template style) keep the OpenAPI stable for SDK generation."""
     tag = route.tags[0] if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+# What a browser app sends and must be able to read (fetch hides other response headers).
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id"]
+CORS_EXPOSED_HEADERS = [
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "X-Request-Id",
+    "RateLimit",
+    "RateLimit-Policy",
+]
 
 
 def _with_schemas(spec: dict[str, Any], *models: type[BaseModel]) -> dict[str, Any]:
@@ -109,6 +122,16 @@ def create_app(
     app.add_middleware(HeadAsGet)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(SecurityHeaders)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+            max_age=600,
+        )
     app.add_middleware(RequestLog)
 
     def openapi() -> dict[str, Any]:
