@@ -106,6 +106,10 @@ async def create_key(store: KeyStore, tenant: str, *, dev: bool = False) -> NewK
     check_tenant_name(tenant)
     record, api_key = new_key_material(tenant, dev=dev)
     webhook_secret = await store.add_key(record, generate_webhook_secret())
+    if not dev:
+        # The dev key works until a real key exists (docs/api.md): it was printed and
+        # saved to a file, so it must not outlive the switch, on running servers too.
+        await revoke_dev_keys(store)
     return NewKey(record.id, tenant, api_key, webhook_secret)
 
 
