@@ -22,7 +22,11 @@ from service.api.deps import known_query_only
 from service.api.http_metrics import HttpMetrics
 from service.api.middleware import HeadAsGet, RateLimitHeaders, RequestLog, SecurityHeaders
 from service.api.openapi import complete_openapi
-from service.api.problems import install_problem_handlers, problem_openapi
+from service.api.problems import (
+    UnexpectedErrors,
+    install_problem_handlers,
+    problem_openapi,
+)
 from service.api.routes import account, health, jobs, keypoints, landmarks, metrics, webhooks
 from service.api.schemas import KeypointsIn
 from service.config import Settings
@@ -118,7 +122,8 @@ def create_app(
     for module in (jobs, landmarks, keypoints, account, webhooks, health, metrics):
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     mount_web(app, settings.web_dir)  # after the routers: a mount at / would shadow them
-    app.add_middleware(HttpMetrics)  # innermost: sees the route the router matched
+    app.add_middleware(UnexpectedErrors)  # innermost: its 500 gets every header below
+    app.add_middleware(HttpMetrics)  # sees the route the router matched
     app.add_middleware(HeadAsGet)
     app.add_middleware(RateLimitHeaders)
     app.add_middleware(SecurityHeaders)

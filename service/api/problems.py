@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.middleware import REQUEST_ID_HEADER, request_id_of
 from service.errors import (
@@ -148,6 +149,36 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         request=request,
         headers={"Connection": "close"},
     )
+
+
+class UnexpectedErrors:
+    """Answers an unhandled error (the job store down mid-request) with the 500 problem
+    from inside the middleware stack. Starlette's `Exception` handler answers from
+    outside all middleware, so that 500 lacked the CORS fields (a browser app saw a bare
+    network error, not the problem or its request id), RateLimit and no-store. Installed
+    innermost; the `Exception` handler stays as the backstop."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:  # too late for another answer: the server drops the connection
+                raise
+            response = await _unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def problem_openapi(spec: dict[str, Any]) -> dict[str, Any]:
