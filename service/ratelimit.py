@@ -80,22 +80,29 @@ def _window(now: float) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
-    """For the embedded backend: one API process, so one counter dict is exact."""
+    """For the embedded backend: one API process, so one counter dict is exact.
+
+    Only the current window is kept: a new window starts an empty dict, so memory is
+    bounded by one minute's distinct keys and no request pays for a clean-up."""
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, int], int] = {}
+        self._window = -1
+        self._counts: dict[str, int] = {}
+
+    def _current(self) -> tuple[dict[str, int], int]:
+        window, reset_s = _window(time.time())
+        if window != self._window:
+            self._window, self._counts = window, {}
+        return self._counts, reset_s
 
     async def hit(self, key: str) -> tuple[int, int]:
-        window, reset_s = _window(time.time())
-        if len(self._counts) > 10_000:  # drop old windows now and then
-            self._counts = {k: v for k, v in self._counts.items() if k[1] == window}
-        n = self._counts.get((key, window), 0) + 1
-        self._counts[(key, window)] = n
-        return n, reset_s
+        counts, reset_s = self._current()
+        counts[key] = counts.get(key, 0) + 1
+        return counts[key], reset_s
 
     async def peek(self, key: str) -> tuple[int, int]:
-        window, reset_s = _window(time.time())
-        return self._counts.get((key, window), 0), reset_s
+        counts, reset_s = self._current()
+        return counts.get(key, 0), reset_s
 
 
 class RedisRateLimiter:
