@@ -200,8 +200,9 @@ class RedisJobBackend(JobBackend):
 
     async def _put_landmarks(self, job_id: str, data: bytes) -> None:
         # Text, as every reply is decoded; the record's removal deletes it, and the TTL
-        # (past the retention) covers a record removed by hand.
-        ttl_s = int(self.retention_s) + 3600
+        # covers a record removed by hand. A day past the retention: a sweeper running
+        # late must not leave a job whose landmarks expired before it.
+        ttl_s = int(self.retention_s) + 86400
         await self.r.set(self.k.landmarks(job_id), base64.b64encode(data).decode(), ex=ttl_s)
 
     async def _get_landmarks(self, job_id: str) -> bytes | None:
