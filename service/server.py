@@ -36,7 +36,9 @@ async def _dev_key(settings: Settings) -> str | None:
             return None
         kept = path.read_text().strip() if path.is_file() else None
         key = await ensure_dev_key(backends.keys, kept)
-    if key is not None and key != kept:
+    if key is None:  # real keys exist: the saved dev key was revoked with the first one
+        path.unlink(missing_ok=True)
+    elif key != kept:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

@@ -32,3 +32,12 @@ def test_dev_key_stops_working_when_a_real_key_is_created(tmp_path: Path, kind: 
                 assert c.get("/v1/jobs").status_code == 200
         finally:
             server.stop()
+        # The next start shows no dev key and removes the saved (revoked) one.
+        saved = env.data_dir / "dev-api-key"
+        assert saved.exists()
+        again = Server(env, tmp_path, workers=0)
+        try:
+            assert "DEV key" not in again.log()
+            assert not saved.exists()
+        finally:
+            again.stop()
