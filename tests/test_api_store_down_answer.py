@@ -1,6 +1,7 @@
-"""Redis failing mid-request: a browser app on a CORS origin must still read the 500
+"""An error mid-request: a browser app on a CORS origin must still read the answer
 (problem+json, its X-Request-Id), not a bare network error, and the answer carries the
-same headers as every other one."""
+same headers as every other one. Redis unreachable is a 503 `unavailable` with
+Retry-After (a retry may succeed); any other unexpected error is a 500."""
 
 from __future__ import annotations
 
@@ -21,13 +22,21 @@ from tests.service_support import free_port, make_env
 APP = "https://app.example"
 
 
-def test_store_down_mid_request_answers_a_readable_problem(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (RedisConnectionError("Error 111 connecting to redis. Connection refused."), 503,
+         "unavailable"),
+        (RuntimeError("a bug in the redis backend"), 500, "internal_error"),
+    ],
+)  # fmt: skip
+def test_an_error_mid_request_answers_a_readable_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, code: str
 ) -> None:
-    async def redis_down(self: RedisJobBackend, *args: Any) -> Any:
-        raise RedisConnectionError("Error 111 connecting to redis. Connection refused.")
+    async def failing(self: RedisJobBackend, *args: Any) -> Any:
+        raise error
 
-    monkeypatch.setattr(RedisJobBackend, "_list", redis_down)
+    monkeypatch.setattr(RedisJobBackend, "_list", failing)
     with make_env("redis", tmp_path) as env:
         api_key = env.create_key("acme").api_key
         settings = env.settings().model_copy(update={"cors_origins": APP})
@@ -45,10 +54,12 @@ def test_store_down_mid_request_answers_a_readable_problem(
         finally:
             server.should_exit = True
             thread.join(10)
-    assert failed.status_code == 500
+    assert failed.status_code == status
     assert failed.headers["content-type"] == "application/problem+json"
     body = failed.json()
-    assert body["code"] == "internal_error"
+    assert body["code"] == code
+    if status == 503:
+        assert failed.headers["retry-after"] == "5"
     assert "redis" not in failed.text.lower()  # no internals in the answer
     # What fetch() needs to read the answer at all, and the id a support request quotes.
     assert failed.headers.get("access-control-allow-origin") == APP

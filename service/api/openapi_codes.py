@@ -29,6 +29,7 @@ PROBLEM_CODES: tuple[str, ...] = (
     "too_many_active_jobs",
     "too_many_auth_failures",
     "http_error",
+    "unavailable",
     "internal_error",
 )
 
@@ -51,5 +52,4 @@ JOB_ERROR_CODES: tuple[str, ...] = (
 NOT_SENT: dict[str, str] = {
     "model_unavailable": "the pipeline cannot run: the worker exits (status 3), the job is"
     " handed back to the queue, not failed",
-    "unavailable": "reserved: no code path raises UnavailableError",
 }

@@ -7,6 +7,8 @@ validation errors, unknown routes and unexpected exceptions get the same shape.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -24,6 +26,7 @@ from service.errors import (
     RequestTimeoutError,
     RequestTooLargeError,
     UnauthorizedError,
+    UnavailableError,
     VideoTooLargeError,
 )
 
@@ -137,7 +140,39 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# Seconds a client is told to wait when the job store cannot be reached.
+STORE_RETRY_AFTER_S = 5
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """The job store (Redis, or a SQLite file another process holds locked) cannot be
+    reached right now: the request may succeed on a retry, so it is a 503, not a bug."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    # Imported only if a Redis backend loaded it: the embedded server needs no redis.
+    redis_errors = sys.modules.get("redis.exceptions")
+    return redis_errors is not None and isinstance(
+        exc, redis_errors.ConnectionError | redis_errors.TimeoutError
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if store_unreachable(exc):
+        log.warning(
+            "job store unreachable: %s: %s",
+            type(exc).__name__,
+            exc,
+            extra={"request_id": request_id_of(request.scope)},
+        )
+        down = UnavailableError("the job store cannot be reached; retry shortly")
+        return problem_response(
+            down.status,
+            down.code,
+            down.title,
+            down.detail,
+            request=request,
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S), "Connection": "close"},
+        )
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id_of(request.scope)})
     # The server closes the connection after an unhandled error: say so, or a client
     # reusing it for its retry meets a dropped socket instead of an answer.

@@ -101,6 +101,7 @@ if TYPE_CHECKING:
         "too_many_active_jobs",
         "too_many_auth_failures",
         "http_error",
+        "unavailable",
         "internal_error",
     ]
 else:

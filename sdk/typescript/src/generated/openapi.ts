@@ -1928,7 +1928,7 @@ export interface components {
          * @description Stable code of a failed request (docs/api.md, Errors). New codes may be added: treat an unknown one by its HTTP status.
          * @enum {string}
          */
-        ProblemCode: "bad_request" | "client_disconnected" | "unauthorized" | "not_found" | "job_not_found" | "landmarks_disabled" | "landmarks_not_found" | "method_not_allowed" | "request_timeout" | "idempotency_conflict" | "too_large" | "unsupported_media_type" | "invalid_request" | "invalid_cursor" | "keypoints_invalid" | "webhook_url_refused" | "rate_limited" | "too_many_active_jobs" | "too_many_auth_failures" | "http_error" | "internal_error";
+        ProblemCode: "bad_request" | "client_disconnected" | "unauthorized" | "not_found" | "job_not_found" | "landmarks_disabled" | "landmarks_not_found" | "method_not_allowed" | "request_timeout" | "idempotency_conflict" | "too_large" | "unsupported_media_type" | "invalid_request" | "invalid_cursor" | "keypoints_invalid" | "webhook_url_refused" | "rate_limited" | "too_many_active_jobs" | "too_many_auth_failures" | "http_error" | "unavailable" | "internal_error";
         /**
          * @description Stable code of a failed or canceled job (docs/api.md, Errors). New codes may be added.
          * @enum {string}
