@@ -27,9 +27,12 @@ from service.config import Settings
 from service.errors import Canceled, ModelError, VideoError
 from service.jobs.backends import open_backends
 from service.jobs.model import Job, JobStatus
+from service.jobs.sqlite import SqliteJobBackend
 from service.pipeline.analyze import VideoAnalyzer
+from service.pipeline.keypoints import Keypoints
 from service.pipeline.pose.models import DETECTOR, LANDMARK_FULL, ModelSession, load_session
 from service.storage.local import LocalBlobStore
+from service.tenants import create_key
 from service.worker.handler import EXIT_PIPELINE_UNAVAILABLE, EXIT_STUCK, Analyzer
 from service.worker.health import Phase, WorkerHealth, check, write_status
 from service.worker.main import run_workers
@@ -376,3 +379,39 @@ async def test_readyz_of_an_api_without_workers_is_its_backends(tmp_path: Path) 
         response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["checks"] == {"jobs": "ok", "blobs": "ok"}
+
+
+async def test_landmarks_written_as_the_tenant_opts_out_are_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keys create --no-landmarks` (flag off, then drop) landing between the worker's read
+    of the flag and its write: the write comes after the drop, so the worker must look
+    again."""
+    settings = make_settings(tmp_path)
+    async with open_backends(settings) as backends:
+        await create_key(backends.keys, "acme")
+    job_id = await submit(settings)
+    real_put = SqliteJobBackend._put_landmarks
+
+    async def opt_out_first(self: SqliteJobBackend, job: str, data: bytes) -> None:
+        async with open_backends(settings) as other:  # the CLI, another process
+            await other.keys.set_landmarks("acme", False)
+            await other.jobs.drop_tenant_landmarks("acme")
+        await real_put(self, job, data)
+
+    monkeypatch.setattr(SqliteJobBackend, "_put_landmarks", opt_out_first)
+    lm = np.full((2, 33, 5), 0.9, np.float32)
+
+    def behave(path: Path, should_stop: Callable[[], bool]) -> dict[str, Any]:
+        return RESULT
+
+    class WithKeypoints(Scripted):
+        def __call__(self, path: Path, **kw: Any) -> dict[str, Any]:
+            kw["on_keypoints"](Keypoints.build(lm, fps=30.0, width=100, height=100))
+            return super().__call__(path, **kw)
+
+    async with running(settings, WithKeypoints(behave)):
+        done = await wait_terminal(settings, job_id)
+    assert done.status is JobStatus.SUCCEEDED
+    async with open_backends(settings) as backends:
+        assert await backends.jobs.get_landmarks(job_id) is None

@@ -178,6 +178,9 @@ class JobBackend(ABC):
         """The gzipped `JobLandmarks` kept with a succeeded job (removed with its record)."""
         return await self._get_landmarks(job_id)
 
+    async def drop_landmarks(self, job_id: str) -> None:
+        await self._drop_landmarks(job_id)
+
     async def drop_tenant_landmarks(self, tenant: str) -> None:
         """Remove the landmarks of every job of ``tenant`` (it opted out of keeping them)."""
         await self._drop_tenant_landmarks(tenant)

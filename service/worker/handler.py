@@ -186,6 +186,11 @@ async def handle(ctx: WorkerContext, lease: Lease, run: Run) -> Job | None:
                 await ctx.blobs.delete(job.blob_key)
             log.info("job ended elsewhere", extra={"status": current and current.status})
             return None
+        if landmarks is not None and not await ctx.keys.landmarks_enabled(job.tenant):
+            # The tenant opted out while this job finished: `keys create --no-landmarks`
+            # turns the flag off, then drops what is kept; a write that landed after its
+            # drop is seen here, as the flag is already off.
+            await ctx.jobs.drop_landmarks(job.id)
         await ctx.blobs.delete(job.blob_key)
         await _record(ctx, done)
         log.info("job finished", extra={"status": done.status, "code": error and error.code})
