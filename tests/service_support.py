@@ -9,11 +9,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,47 @@ def wait_for(
 
 def without_timings(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "timings"}
+
+
+class WebhookReceiver:
+    """A real webhook endpoint on loopback: records each delivery (headers lower-cased,
+    raw body) and answers 204. Use it as a context manager."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[dict[str, str], bytes]] = []
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver._arrived:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.deliveries.append((headers, body))
+                    receiver._arrived.notify_all()
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/hooks/kneecave"
+
+    def __enter__(self) -> WebhookReceiver:
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[dict[str, str], bytes]]:
+        """The deliveries so far, once there are ``count`` (or ``timeout`` has passed)."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
+            return list(self.deliveries)
+
+    def clear(self) -> None:
+        with self._arrived:
+            self.deliveries.clear()

@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.service_support import (
     Env,
     Proc,
     Server,
+    WebhookReceiver,
     make_env,
     start_worker,
     upload,
@@ -55,36 +54,10 @@ def cli_result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return result
 
 
-@dataclass
-class Receiver:
-    """A real little webhook endpoint on loopback."""
-
-    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    event: threading.Event = field(default_factory=threading.Event)
-    url: str = ""
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            rec.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            rec.event.set()
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    rec.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/kneecave"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    httpd.shutdown()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as rec:
+        yield rec
 
 
 @dataclass
@@ -118,10 +91,9 @@ def deployment(
 
 
 def test_result_equals_cli_and_webhook_is_signed(
-    deployment: Deployment, cli_result: dict[str, Any], receiver: Receiver
+    deployment: Deployment, cli_result: dict[str, Any], receiver: WebhookReceiver
 ) -> None:
-    receiver.deliveries.clear()
-    receiver.event.clear()
+    receiver.clear()
     with deployment.client() as c:
         r = upload(c, webhook_url=receiver.url)
         assert r.status_code == 202, r.text
@@ -133,8 +105,9 @@ def test_result_equals_cli_and_webhook_is_signed(
         assert without_timings(job["result"]) == without_timings(cli_result)
         assert not (deployment.env.data_dir / "blobs" / job_id).exists()  # privacy
 
-        assert receiver.event.wait(30), "no webhook arrived"
-        headers, body = receiver.deliveries[0]
+        arrived = receiver.wait_for(1)
+        assert arrived, "no webhook arrived"
+        headers, body = arrived[0]
         payload = Webhook(deployment.webhook_secret).verify(body, headers)
         assert payload["type"] == "job.succeeded"
         assert payload["data"]["id"] == job_id

@@ -5,10 +5,8 @@ process (its own metrics port) on Redis."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,15 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service_support import Server, free_port, make_env, start_worker, upload, wait_for
+from tests.service_support import (
+    Server,
+    WebhookReceiver,
+    free_port,
+    make_env,
+    start_worker,
+    upload,
+    wait_for,
+)
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 STAGES = ("decode", "pose", "score", "webhook")
@@ -42,21 +48,8 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 @pytest.fixture(scope="module")
 def hook_url() -> Iterator[str]:
     """A real webhook receiver on loopback that answers 204."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/hook"
-    httpd.shutdown()
+    with WebhookReceiver() as rec:
+        yield rec.url
 
 
 def run_job(client: httpx.Client, hook_url: str) -> dict[str, Any]:

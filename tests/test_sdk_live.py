@@ -10,10 +10,8 @@ import asyncio
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +35,7 @@ from service.jobs.backends import open_backends
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.scoring import score_keypoints
 from tests.clips import REPO, clip_path, reference_path
-from tests.service_support import SHORT_CLIP, Server, make_env, without_timings
+from tests.service_support import SHORT_CLIP, Server, WebhookReceiver, make_env, without_timings
 
 LONG_CLIP = clip_path("front_goblet_counter20")  # 43 s: still running when it is canceled
 OPTIONS = {
@@ -78,43 +76,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         server.stop()
 
 
-@dataclass
-class Receiver:
-    """A real webhook endpoint on loopback."""
-
-    url: str = ""
-    deliveries: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[tuple[dict[str, str], bytes]]:
-        with self.arrived:
-            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
-        return list(self.deliveries)
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    rec = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with rec.arrived:
-                rec.deliveries.append((dict(self.headers.items()), body))
-                rec.arrived.notify_all()
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    rec.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks/kneecave"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield rec
-    httpd.shutdown()
-    httpd.server_close()
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as rec:
+        yield rec
 
 
 @dataclass
@@ -241,7 +206,7 @@ def test_cancel_a_running_job(live: Live) -> None:
             kc.get_job(job)
 
 
-def test_webhooks_round_trip(live: Live, receiver: Receiver) -> None:
+def test_webhooks_round_trip(live: Live, receiver: WebhookReceiver) -> None:
     with live.client() as kc:
         secret = kc.get_webhook_secret()
         assert secret == live.webhook_secret
