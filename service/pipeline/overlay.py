@@ -18,17 +18,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import INDEX
+from service.pipeline.landmarks import INDEX, L_SHOULDER, LEG, NAMES, R_SHOULDER
 from service.pipeline.scoring.cleanup import MIN_VISIBILITY
 
-OVERLAY_NAMES: tuple[str, ...] = (
-    "left_shoulder", "right_shoulder",
-    "left_hip", "right_hip",
-    "left_knee", "right_knee",
-    "left_ankle", "right_ankle",
-    "left_heel", "right_heel",
-    "left_foot_index", "right_foot_index",
-)  # fmt: skip
+# The shoulders and the legs (hips to toes), in BlazePose order.
+OVERLAY_NAMES: tuple[str, ...] = tuple(NAMES[i] for i in (L_SHOULDER, R_SHOULDER, *LEG))
 _COLUMNS = [INDEX[name] for name in OVERLAY_NAMES]
 
 
