@@ -11,22 +11,18 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser import WebDriver, open_browser
 from tests.clips import clip_path
 from tests.service_support import Server, make_env
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 RESULT_TIMEOUT_S = 120.0
 # One rep: the left knee tracks its foot ("none"), the right one caves ("mild").
 PER_SIDE_CLIP = "front_overhead_squat_mild_right_valgus_7037"
@@ -34,7 +30,6 @@ PER_SIDE_CLIP = "front_overhead_squat_mild_right_valgus_7037"
 CAVE_THEN_CORRECT_CLIP = "hard_10fps_front_valgus_then_correct"
 PHONE = (390, 844)
 GUIDE_RGB = (0x5F, 0xD3, 0xFF)  # the hip-ankle line and foot direction (web/overlay.js)
-WebDriver = webdriver.Chrome
 Box = dict[str, float]
 
 
@@ -50,29 +45,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
             server.stop()
 
 
-def _browser(tmp_path: Path, width: int, height: int) -> WebDriver:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--force-device-scale-factor=1",
-        f"--window-size={width},{height}",
-        f"--user-data-dir={tmp_path / f'chromium-{width}'}",
-    ):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-
-
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[WebDriver]:
-    driver = _browser(tmp_path, 1280, 1800)
+    driver = open_browser(tmp_path, 1280, 1800)
     try:
         yield driver
     finally:
@@ -83,7 +58,7 @@ def desktop(tmp_path: Path) -> Iterator[WebDriver]:
 def phone(tmp_path: Path) -> Iterator[WebDriver]:
     # A desktop window cannot be made this narrow: emulate the phone's screen, at twice the
     # pixel density (the canvas must draw in device pixels and still line up).
-    driver = _browser(tmp_path, 600, 900)
+    driver = open_browser(tmp_path, 600, 900)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 2, "mobile": True},
