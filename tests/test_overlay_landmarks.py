@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -29,7 +27,6 @@ from service.pipeline.overlay import OVERLAY_NAMES, encode_landmarks, overlay_la
 from service.storage.local import LocalBlobStore
 from service.tenants import create_key
 from service.worker.sweeper import sweep_once
-from tests.clips import REPO
 from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload, wait_for
 
 # --- the document ------------------------------------------------------------------
@@ -244,17 +241,6 @@ class Deployment:
         c.headers.update(headers)
         return c
 
-    def kneecave(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "service.cli", *args],
-            cwd=REPO,
-            env=self.env.vars(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-
     def stored(self, job_id: str) -> bytes | None:
         async def read() -> bytes | None:
             async with open_backends(self.env.settings()) as b:
@@ -368,7 +354,7 @@ def test_a_tenant_that_opts_out_gets_404_and_keeps_none(deployment: Deployment) 
         before = _succeeded_clip(c)
         assert c.get(f"/v1/jobs/{before['id']}/landmarks").status_code == 200
 
-        off = deployment.kneecave("keys", "create", "--tenant", "coach", "--no-landmarks")
+        off = deployment.env.kneecave("keys", "create", "--tenant", "coach", "--no-landmarks")
         assert off.returncode == 0, off.stderr
         assert "landmarks:" in off.stdout
         _problem(c.get(f"/v1/jobs/{before['id']}/landmarks"), 404, "landmarks_disabled")
@@ -376,7 +362,7 @@ def test_a_tenant_that_opts_out_gets_404_and_keeps_none(deployment: Deployment) 
         during = _succeeded_clip(c)
         assert deployment.stored(during["id"]) is None  # never kept
 
-        on = deployment.kneecave("keys", "create", "--tenant", "coach", "--landmarks")
+        on = deployment.env.kneecave("keys", "create", "--tenant", "coach", "--landmarks")
         assert on.returncode == 0, on.stderr
         for job in (before, during):
             _problem(c.get(f"/v1/jobs/{job['id']}/landmarks"), 404, "landmarks_not_found")
