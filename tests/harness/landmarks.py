@@ -20,7 +20,7 @@ import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import MIRROR, NUM_LANDMARKS
+from service.pipeline.landmarks import L_ANKLE, MIRROR, NUM_LANDMARKS, R_ANKLE
 from tests.harness.body3d import Joints3D, unit
 from tests.harness.camera import Camera
 
@@ -100,12 +100,22 @@ def _slow_noise(rng: np.random.Generator, shape: tuple[int, ...], fps: float) ->
     return out
 
 
+def subject_centre(j: Joints3D) -> F64:
+    """The floor point the subject stands on, where the camera aims.
+
+    Mocap labs do not put their subjects at the origin: a camera aimed there leaves
+    them, feet first, outside the picture, where no landmark could have been seen.
+    """
+    pts = world_landmarks(j)
+    feet = np.nanmedian(0.5 * (pts[:, L_ANKLE] + pts[:, R_ANKLE]), axis=0)
+    return np.array([feet[0], 0.0, feet[2]])
+
+
 def keypoints(j: Joints3D, cam: Camera, noise: Noise, seed: int) -> Keypoints:
     """Project through ``cam`` and add pose-model errors (leg-length units, scaled to pixels)."""
     rng = np.random.default_rng(seed)
     pts = world_landmarks(j)
-    centre = np.array([0.0, 0.0, 0.0])
-    xy, depth = cam.project(pts, j.stature, centre)
+    xy, depth = cam.project(pts, j.stature, subject_centre(j))
     T = xy.shape[0]
     leg_px = float(
         np.median(

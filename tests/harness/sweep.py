@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from service.pipeline.landmarks import L_SHOULDER, LEG, R_SHOULDER
 from service.pipeline.scoring import score_keypoints
 from service.pipeline.scoring.schema import ScoreResult
 from tests.harness.body3d import Joints3D, Squat, Subject, parametric
 from tests.harness.camera import Camera
-from tests.harness.landmarks import Noise, keypoints
+from tests.harness.landmarks import Noise, keypoints, subject_centre, world_landmarks
 
 FLAGGED = ("mild", "moderate", "severe")
 NONE_EDGE, MILD_EDGE, MODERATE_EDGE = 0.08, 0.15, 0.22
 DEEP_FRAC = 0.4
+BODY = [L_SHOULDER, R_SHOULDER, *LEG]  # what the scorer reads
 FPS_CHOICES = (10.0, 15.0, 24.0, 25.0, 30.0, 48.0, 50.0, 60.0)
 
 
@@ -127,9 +129,27 @@ def cases(n: int, seed: int, noise: Noise, *, max_yaw: float = 50.0) -> list[Cas
     return [sample_case(rng, seed * 100_000 + i, noise, max_yaw=max_yaw) for i in range(n)]
 
 
+def whole_body_framing(cam: Camera, j: Joints3D) -> Camera:
+    """``cam`` stepped back until the shoulders, legs and feet stay inside the picture.
+
+    Apps ask for the whole body in the frame, and a landmark outside it was never seen:
+    the scorer leaves a rep it would need it for ungraded (tests/test_scoring_framing.py).
+    A framing that already fits is returned unchanged, so the sweep's draws stay put.
+    """
+    pts = world_landmarks(j)[:, BODY]
+    while cam.fill > 0.2:
+        xy, _ = cam.project(pts, j.stature, subject_centre(j))
+        inside = (xy[..., 0] >= 0) & (xy[..., 0] < cam.width)
+        inside &= (xy[..., 1] >= 0) & (xy[..., 1] < cam.height)
+        if inside.all():
+            break
+        cam = replace(cam, fill=0.95 * cam.fill)
+    return cam
+
+
 def run(case: Case, index: int = 0) -> tuple[ScoreResult, list[RepOutcome]]:
     j = case.build()
-    kp = keypoints(j, case.camera, case.noise, case.seed)
+    kp = keypoints(j, whole_body_framing(case.camera, j), case.noise, case.seed)
     res = score_keypoints(kp)
     dev, deg, ank = j.knee_deviation(), j.knee_abduction_deg(), j.ankle_collapse()
     out: list[RepOutcome] = []

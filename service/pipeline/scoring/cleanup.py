@@ -155,6 +155,12 @@ def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     vis_known = np.isfinite(vis)
     # Missing visibility (a client that sends x, y only) means "trust the point".
     ok = present & np.isfinite(lm[:, :, 1]) & ~(vis_known & (vis < min_visibility))
+    # A landmark outside the picture was never seen: the pose model extrapolates it from
+    # the rest of the body (feet cut off by the frame still come back with visibility ~0.9),
+    # so a knee-over-foot verdict built on it would be a guess.
+    with np.errstate(invalid="ignore"):
+        ok &= (lm[:, :, 0] >= 0) & (lm[:, :, 0] < kp.width)
+        ok &= (lm[:, :, 1] >= 0) & (lm[:, :, 1] < kp.height)
     zcols = [USED.index(j) for j in WORLD_USED]  # depth is only read for the view
     max_gap = round(MAX_GAP_S * kp.fps)
     sigma = JITTER_SIGMA_S * kp.fps

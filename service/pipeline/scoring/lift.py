@@ -64,6 +64,10 @@ SEGMENT_LEN_SD = 0.015
 # Beyond this angle between a foot and the line of sight its plane is too close to the
 # picture's for the knee's deviation from it to be measured (``foot_across``).
 FOOT_ACROSS_DEG = 75.0
+# A foot seen in fewer than this share of the frames around a rep was not seen: where the
+# frame cuts the feet off, the few frames that place a toe just inside the picture are the
+# pose model's guesses at its edge, and a foot direction from them is noise.
+MIN_FOOT_SEEN = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +200,12 @@ class Feet:
 
 
 def rep_feet(legs: Legs, around: I64) -> Feet:
+    heel, toe = gather(legs.heel, around), gather(legs.toe, around)
+    seen = (np.isfinite(heel[..., 0]) & np.isfinite(toe[..., 0])).sum(axis=1)  # (n, 2)
+    enough = seen >= MIN_FOOT_SEEN * (around >= 0).sum(axis=1, keepdims=True)
     return Feet(
-        row_quantile(gather(legs.heel, around), 0.5),
-        row_quantile(gather(legs.toe, around), 0.5),
+        np.where(enough[..., None], row_quantile(heel, 0.5), np.nan),
+        np.where(enough[..., None], row_quantile(toe, 0.5), np.nan),
         row_quantile(gather(legs.leg, around), 0.5),
     )
 

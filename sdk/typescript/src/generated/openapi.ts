@@ -1150,18 +1150,18 @@ export interface components {
          *       },
          *       "model": {
          *         "pose": "client",
-         *         "scorer": "kneecave-scorer/2.1.0",
+         *         "scorer": "kneecave-scorer/2.2.0",
          *         "versions": {
-         *           "scorer": "kneecave-scorer/2.1.0",
+         *           "scorer": "kneecave-scorer/2.2.0",
          *           "numpy": "2.4.6",
          *           "scipy": "1.17.1"
          *         }
          *       },
          *       "timings": {
-         *         "cleanup_ms": 4.07,
-         *         "reps_view_ms": 1.59,
-         *         "metrics_ms": 13.07,
-         *         "total_ms": 18.73
+         *         "cleanup_ms": 0.62,
+         *         "reps_view_ms": 1.23,
+         *         "metrics_ms": 3.92,
+         *         "total_ms": 5.78
          *       }
          *     }
          */
@@ -3034,18 +3034,18 @@ export interface operations {
                      *       },
                      *       "model": {
                      *         "pose": "client",
-                     *         "scorer": "kneecave-scorer/2.1.0",
+                     *         "scorer": "kneecave-scorer/2.2.0",
                      *         "versions": {
-                     *           "scorer": "kneecave-scorer/2.1.0",
+                     *           "scorer": "kneecave-scorer/2.2.0",
                      *           "numpy": "2.4.6",
                      *           "scipy": "1.17.1"
                      *         }
                      *       },
                      *       "timings": {
-                     *         "cleanup_ms": 4.07,
-                     *         "reps_view_ms": 1.59,
-                     *         "metrics_ms": 13.07,
-                     *         "total_ms": 18.73
+                     *         "cleanup_ms": 0.62,
+                     *         "reps_view_ms": 1.23,
+                     *         "metrics_ms": 3.92,
+                     *         "total_ms": 5.78
                      *       }
                      *     }
                      */
@@ -3917,18 +3917,18 @@ export interface operations {
                  *           },
                  *           "model": {
                  *             "pose": "client",
-                 *             "scorer": "kneecave-scorer/2.1.0",
+                 *             "scorer": "kneecave-scorer/2.2.0",
                  *             "versions": {
-                 *               "scorer": "kneecave-scorer/2.1.0",
+                 *               "scorer": "kneecave-scorer/2.2.0",
                  *               "numpy": "2.4.6",
                  *               "scipy": "1.17.1"
                  *             }
                  *           },
                  *           "timings": {
-                 *             "cleanup_ms": 4.07,
-                 *             "reps_view_ms": 1.59,
-                 *             "metrics_ms": 13.07,
-                 *             "total_ms": 18.73
+                 *             "cleanup_ms": 0.62,
+                 *             "reps_view_ms": 1.23,
+                 *             "metrics_ms": 3.92,
+                 *             "total_ms": 5.78
                  *           }
                  *         },
                  *         "error": null
