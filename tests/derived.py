@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from service.pipeline import video
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import L_HIP, L_SHOULDER, R_HIP, R_SHOULDER
+from service.pipeline.landmarks import L_HIP, L_SHOULDER, MIRROR, R_HIP, R_SHOULDER
 from tests.clips import REPO, clip_path, reference_path
 
 DERIVED_DIR = REPO / "tests" / ".cache" / "derived"
@@ -93,6 +93,29 @@ def feet_cropped(source: str, frac: float = 0.12) -> Derivation:
     f, p = _crop_bottom(frac)
     return Derivation(
         f"feet_cropped_{source}", source, f, p, "the feet below the bottom of the frame"
+    )
+
+
+def _mirror_frame(img: Image, _i: int, _lm: F64) -> Image:
+    return np.ascontiguousarray(img[:, ::-1])
+
+
+def _mirror_points(lm: F64, size: tuple[int, int]) -> tuple[F64, tuple[int, int]]:
+    out = lm[:, list(MIRROR)].copy()  # the body's left is now drawn where its right was
+    out[..., 0] = size[0] - out[..., 0]
+    return out, size
+
+
+def mirrored(source: str) -> Derivation:
+    """``source`` flipped left to right, as a front camera's selfie video comes out.
+
+    Not among ``derivations()``: the pose model is not mirror-symmetric (its output on
+    the mirror image differs from the mirrored output by a median 0.019 torso front on,
+    0.027 side on, MediaPipe's alike), so the bars cannot judge it; benchmarks/mirror.py
+    measures what that does to the scores.
+    """
+    return Derivation(
+        f"mirrored_{source}", source, _mirror_frame, _mirror_points, "mirrored left to right"
     )
 
 

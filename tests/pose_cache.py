@@ -25,34 +25,44 @@ CACHE_DIR = REPO / "tests" / ".cache"
 _lock = threading.Lock()
 
 
-def _settings() -> Settings:
+DEFAULT_RATE = 30.0
+
+
+def _settings(analysis_fps: float = DEFAULT_RATE) -> Settings:
     # Cached output must not depend on the environment's device or pose options.
-    return Settings(device="cpu", pose_smoothing=True, pose_smoothing_clock="mediapipe")
+    return Settings(
+        device="cpu",
+        pose_smoothing=True,
+        pose_smoothing_clock="mediapipe",
+        analysis_fps=analysis_fps,
+    )
 
 
-def cache_key() -> str:
+def cache_key(analysis_fps: float = DEFAULT_RATE) -> str:
     raw = f"{models_fingerprint(_settings())}:{ENGINE_VERSION}"
+    if analysis_fps != DEFAULT_RATE:
+        raw += f":{analysis_fps:g}fps"
     return hashlib.sha256(raw.encode()).hexdigest()[:10]
 
 
-def cache_path(clip_id: str) -> Path:
-    return CACHE_DIR / f"{clip_id}-{cache_key()}.npz"
+def cache_path(clip_id: str, analysis_fps: float = DEFAULT_RATE) -> Path:
+    return CACHE_DIR / f"{clip_id}-{cache_key(analysis_fps)}.npz"
 
 
 @cache
-def _engine() -> PoseEngine:
-    return PoseEngine.from_settings(_settings())
+def _engine(analysis_fps: float) -> PoseEngine:
+    return PoseEngine.from_settings(_settings(analysis_fps))
 
 
-def pose_keypoints(clip_id: str) -> Keypoints:
+def pose_keypoints(clip_id: str, analysis_fps: float = DEFAULT_RATE) -> Keypoints:
     """Our Keypoints for a shared clip (computed on first use, then read from the cache)."""
-    path = cache_path(clip_id)
+    path = cache_path(clip_id, analysis_fps)
     if path.exists():
         return Keypoints.load(path)
     with _lock:  # one engine, one video at a time
         if path.exists():
             return Keypoints.load(path)
-        keypoints = _engine().process_video(clip_path(clip_id))
+        keypoints = _engine(analysis_fps).process_video(clip_path(clip_id))
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
