@@ -81,6 +81,8 @@ def nuisance_table(rows: list[sweep.RepOutcome], cases: Sequence[sweep.Case]) ->
         ("10-24 fps", lambda c: c.fps <= 24),
         ("25-60 fps", lambda c: c.fps > 24),
         ("mirrored", lambda c: c.camera.mirrored),
+        ("tripod", lambda c: c.camera.sway_deg == 0),
+        ("hand-held, sway 1-4°", lambda c: c.camera.sway_deg > 0),
         ("ankle collapse", lambda c: max(c.squat.ankle_collapse) > 0),
     ]
     for label, pred in bins:
@@ -294,7 +296,7 @@ def plot_clip(clip: str, out: Path) -> None:
     legs = lift.lift_legs(c)
     own = lift.owner(rf.whole, c.frames)
     dev = lift.deviation(
-        legs, lift.per_frame(lift.foot_direction(lift.rep_feet(legs, rf.around)), own)
+        legs, lift.per_frame(lift.foot_direction(lift.rep_feet(legs, rf.around, rf.deep)), own)
     )
     t = c.t_s.tolist()
     deep = np.full(c.frames, np.nan)

@@ -32,6 +32,11 @@ class Camera:
     aim_height: float = 0.5  # aim point height, fraction of stature
     offset: tuple[float, float] = (0.0, 0.0)  # aim point off the body, fraction of stature (x, y)
     mirrored: bool = False
+    # Hand-held: the camera pans and tilts about its own centre by up to this many degrees,
+    # slowly (periods of 4.7 s and 6.1 s, phases from sway_phase), as a phone held by a
+    # training partner drifts. 0: on a tripod.
+    sway_deg: float = 0.0
+    sway_phase: tuple[float, float] = (0.0, 0.0)
 
     @property
     def focal_px(self) -> float:
@@ -58,10 +63,29 @@ class Camera:
         d2 = -right * math.sin(roll) + down * math.cos(roll)
         return pos, np.stack([r2, d2, fwd])
 
-    def project(self, pts: F64, stature: float, centre: F64) -> tuple[F64, F64]:
-        """World points (..., 3) -> pixels (..., 2) and depth along the optical axis (...)."""
+    def sway(self, t_s: F64) -> F64:
+        """(T, 3, 3) the hand-held camera's rotation at each time (identity on a tripod)."""
+        a = math.radians(self.sway_deg)
+        pan = a * np.sin(2 * math.pi * t_s / 4.7 + self.sway_phase[0])
+        tilt = a * np.sin(2 * math.pi * t_s / 6.1 + self.sway_phase[1])
+        cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
+        one, zero = np.ones_like(pan), np.zeros_like(pan)
+        r_pan = np.stack([[cp, zero, sp], [zero, one, zero], [-sp, zero, cp]]).transpose(2, 0, 1)
+        r_tilt = np.stack([[one, zero, zero], [zero, ct, -st], [zero, st, ct]]).transpose(2, 0, 1)
+        out: F64 = r_tilt @ r_pan
+        return out
+
+    def project(
+        self, pts: F64, stature: float, centre: F64, t_s: F64 | None = None
+    ) -> tuple[F64, F64]:
+        """World points (T, K, 3) -> pixels (T, K, 2) and depth along the optical axis (T, K).
+
+        ``t_s`` (T,): frame times, for a hand-held camera's sway.
+        """
         pos, rot = self.pose(stature, centre)
         cam = (pts - pos) @ rot.T
+        if self.sway_deg and t_s is not None:
+            cam = np.einsum("tij,tkj->tki", self.sway(t_s), cam)
         z = cam[..., 2]
         f = self.focal_px
         x = self.width / 2 + f * cam[..., 0] / z

@@ -115,7 +115,7 @@ def keypoints(j: Joints3D, cam: Camera, noise: Noise, seed: int) -> Keypoints:
     """Project through ``cam`` and add pose-model errors (leg-length units, scaled to pixels)."""
     rng = np.random.default_rng(seed)
     pts = world_landmarks(j)
-    xy, depth = cam.project(pts, j.stature, subject_centre(j))
+    xy, depth = cam.project(pts, j.stature, subject_centre(j), j.t_s)
     T = xy.shape[0]
     leg_px = float(
         np.median(

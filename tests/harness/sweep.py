@@ -121,6 +121,15 @@ def sample_case(
         offset=(float(rng.uniform(-0.1, 0.1)), 0.0),
         mirrored=bool(rng.random() < 0.25),
     )
+    # Half the sets hand-held. Drawn from the case's own stream, so the draws above (and
+    # every other case) are what they were before hand-held cameras were added.
+    own = np.random.default_rng(seed)
+    if own.random() < 0.5:
+        camera = replace(
+            camera,
+            sway_deg=float(own.uniform(1.0, 4.0)),
+            sway_phase=(float(own.uniform(0, 2 * math.pi)), float(own.uniform(0, 2 * math.pi))),
+        )
     return Case(subject, squat, camera, float(rng.choice(FPS_CHOICES)), noise, seed)
 
 
@@ -138,7 +147,7 @@ def whole_body_framing(cam: Camera, j: Joints3D) -> Camera:
     """
     pts = world_landmarks(j)[:, BODY]
     while cam.fill > 0.2:
-        xy, _ = cam.project(pts, j.stature, subject_centre(j))
+        xy, _ = cam.project(pts, j.stature, subject_centre(j), j.t_s)
         inside = (xy[..., 0] >= 0) & (xy[..., 0] < cam.width)
         inside &= (xy[..., 1] >= 0) & (xy[..., 1] < cam.height)
         if inside.all():

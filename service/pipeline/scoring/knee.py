@@ -108,7 +108,7 @@ class KneeArrays:
 
 
 def knee_arrays(ff: FrontalFrames, legs: lift.Legs, rf: RepFrames) -> KneeArrays:
-    feet = lift.rep_feet(legs, rf.around)
+    feet = lift.rep_feet(legs, rf.around, rf.deep)
     foot_rep = lift.foot_direction(feet)
     own = lift.owner(rf.whole, ff.fppa_deg.shape[0])
     dev = lift.deviation(legs, lift.per_frame(foot_rep, own))

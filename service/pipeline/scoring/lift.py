@@ -199,13 +199,25 @@ class Feet:
     leg: F64
 
 
-def rep_feet(legs: Legs, around: I64) -> Feet:
-    heel, toe = gather(legs.heel, around), gather(legs.toe, around)
+def rep_feet(legs: Legs, around: I64, deep: I64) -> Feet:
+    """Each rep's feet: their shape from the frames ``around`` it, placed where the ankles
+    are in its ``deep`` frames.
+
+    The shape (heel and toe against the ankle, a difference of rays: image pixels) is a
+    median over many frames, which averages out the foot landmarks' drift; the place is
+    the deep part's, where the knee is graded. A hand-held camera that pans or tilts over
+    the seconds around a rep moves the whole picture: a median of the feet's own image
+    positions would put them where the camera pointed on average, and the rays through
+    them, so the rebuilt foot's direction, would disagree with this rep's legs by degrees.
+    """
+    ankle = gather(legs.ankle, around)
+    heel, toe = gather(legs.heel, around) - ankle, gather(legs.toe, around) - ankle
     seen = (np.isfinite(heel[..., 0]) & np.isfinite(toe[..., 0])).sum(axis=1)  # (n, 2)
     enough = seen >= MIN_FOOT_SEEN * (around >= 0).sum(axis=1, keepdims=True)
+    at = row_quantile(gather(legs.ankle, deep), 0.5)
     return Feet(
-        np.where(enough[..., None], row_quantile(heel, 0.5), np.nan),
-        np.where(enough[..., None], row_quantile(toe, 0.5), np.nan),
+        np.where(enough[..., None], at + row_quantile(heel, 0.5), np.nan),
+        np.where(enough[..., None], at + row_quantile(toe, 0.5), np.nan),
         row_quantile(gather(legs.leg, around), 0.5),
     )
 

@@ -1,3 +1,3 @@
 """Scorer version: bump on any change that can change a result (thresholds, method)."""
 
-SCORER_VERSION = "kneecave-scorer/2.2.0"
+SCORER_VERSION = "kneecave-scorer/2.3.0"

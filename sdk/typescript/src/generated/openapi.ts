@@ -949,14 +949,14 @@ export interface components {
          *             "knee_flexion_deg": null
          *           },
          *           "knee_cave": {
-         *             "score": 71.5,
+         *             "score": 71.6,
          *             "severity": "mild",
          *             "worse_side": "left",
          *             "left": {
-         *               "score": 71.5,
+         *               "score": 71.6,
          *               "severity": "mild",
          *               "deviation_leg": 0.118,
-         *               "deviation_deg": 17.1,
+         *               "deviation_deg": 17,
          *               "deviation_descent_leg": 0.124,
          *               "deviation_ascent_leg": 0.123,
          *               "deviation_bottom_leg": 0.11,
@@ -973,7 +973,7 @@ export interface components {
          *               "fppa_mid_change_deg": 29.505
          *             },
          *             "right": {
-         *               "score": 81.7,
+         *               "score": 81.6,
          *               "severity": "mild",
          *               "deviation_leg": 0.089,
          *               "deviation_deg": 12.9,
@@ -1023,20 +1023,20 @@ export interface components {
          *       ],
          *       "summary": {
          *         "knee_cave": {
-         *           "score": 81.1,
+         *           "score": 81.2,
          *           "severity": "mild",
          *           "flagged_reps": [
          *             2
          *           ],
          *           "left": {
-         *             "mean_score": 81.1,
-         *             "worst_score": 71.5,
+         *             "mean_score": 81.2,
+         *             "worst_score": 71.6,
          *             "worst_rep": 2,
          *             "reps_flagged": 1
          *           },
          *           "right": {
          *             "mean_score": 86.2,
-         *             "worst_score": 81.7,
+         *             "worst_score": 81.6,
          *             "worst_rep": 2,
          *             "reps_flagged": 1
          *           },
@@ -1067,7 +1067,7 @@ export interface components {
          *           "reason": null
          *         },
          *         "asymmetry": {
-         *           "knee_cave_points": -5.1,
+         *           "knee_cave_points": -5,
          *           "ankle_points": 0,
          *           "worse_side": null
          *         },
@@ -1150,18 +1150,18 @@ export interface components {
          *       },
          *       "model": {
          *         "pose": "client",
-         *         "scorer": "kneecave-scorer/2.2.0",
+         *         "scorer": "kneecave-scorer/2.3.0",
          *         "versions": {
-         *           "scorer": "kneecave-scorer/2.2.0",
+         *           "scorer": "kneecave-scorer/2.3.0",
          *           "numpy": "2.4.6",
          *           "scipy": "1.17.1"
          *         }
          *       },
          *       "timings": {
-         *         "cleanup_ms": 0.62,
-         *         "reps_view_ms": 1.23,
-         *         "metrics_ms": 3.92,
-         *         "total_ms": 5.78
+         *         "cleanup_ms": 0.76,
+         *         "reps_view_ms": 1.69,
+         *         "metrics_ms": 4.87,
+         *         "total_ms": 7.32
          *       }
          *     }
          */
@@ -2833,14 +2833,14 @@ export interface operations {
                      *             "knee_flexion_deg": null
                      *           },
                      *           "knee_cave": {
-                     *             "score": 71.5,
+                     *             "score": 71.6,
                      *             "severity": "mild",
                      *             "worse_side": "left",
                      *             "left": {
-                     *               "score": 71.5,
+                     *               "score": 71.6,
                      *               "severity": "mild",
                      *               "deviation_leg": 0.118,
-                     *               "deviation_deg": 17.1,
+                     *               "deviation_deg": 17,
                      *               "deviation_descent_leg": 0.124,
                      *               "deviation_ascent_leg": 0.123,
                      *               "deviation_bottom_leg": 0.11,
@@ -2857,7 +2857,7 @@ export interface operations {
                      *               "fppa_mid_change_deg": 29.505
                      *             },
                      *             "right": {
-                     *               "score": 81.7,
+                     *               "score": 81.6,
                      *               "severity": "mild",
                      *               "deviation_leg": 0.089,
                      *               "deviation_deg": 12.9,
@@ -2907,20 +2907,20 @@ export interface operations {
                      *       ],
                      *       "summary": {
                      *         "knee_cave": {
-                     *           "score": 81.1,
+                     *           "score": 81.2,
                      *           "severity": "mild",
                      *           "flagged_reps": [
                      *             2
                      *           ],
                      *           "left": {
-                     *             "mean_score": 81.1,
-                     *             "worst_score": 71.5,
+                     *             "mean_score": 81.2,
+                     *             "worst_score": 71.6,
                      *             "worst_rep": 2,
                      *             "reps_flagged": 1
                      *           },
                      *           "right": {
                      *             "mean_score": 86.2,
-                     *             "worst_score": 81.7,
+                     *             "worst_score": 81.6,
                      *             "worst_rep": 2,
                      *             "reps_flagged": 1
                      *           },
@@ -2951,7 +2951,7 @@ export interface operations {
                      *           "reason": null
                      *         },
                      *         "asymmetry": {
-                     *           "knee_cave_points": -5.1,
+                     *           "knee_cave_points": -5,
                      *           "ankle_points": 0,
                      *           "worse_side": null
                      *         },
@@ -3034,18 +3034,18 @@ export interface operations {
                      *       },
                      *       "model": {
                      *         "pose": "client",
-                     *         "scorer": "kneecave-scorer/2.2.0",
+                     *         "scorer": "kneecave-scorer/2.3.0",
                      *         "versions": {
-                     *           "scorer": "kneecave-scorer/2.2.0",
+                     *           "scorer": "kneecave-scorer/2.3.0",
                      *           "numpy": "2.4.6",
                      *           "scipy": "1.17.1"
                      *         }
                      *       },
                      *       "timings": {
-                     *         "cleanup_ms": 0.62,
-                     *         "reps_view_ms": 1.23,
-                     *         "metrics_ms": 3.92,
-                     *         "total_ms": 5.78
+                     *         "cleanup_ms": 0.76,
+                     *         "reps_view_ms": 1.69,
+                     *         "metrics_ms": 4.87,
+                     *         "total_ms": 7.32
                      *       }
                      *     }
                      */
@@ -3716,14 +3716,14 @@ export interface operations {
                  *                 "knee_flexion_deg": null
                  *               },
                  *               "knee_cave": {
-                 *                 "score": 71.5,
+                 *                 "score": 71.6,
                  *                 "severity": "mild",
                  *                 "worse_side": "left",
                  *                 "left": {
-                 *                   "score": 71.5,
+                 *                   "score": 71.6,
                  *                   "severity": "mild",
                  *                   "deviation_leg": 0.118,
-                 *                   "deviation_deg": 17.1,
+                 *                   "deviation_deg": 17,
                  *                   "deviation_descent_leg": 0.124,
                  *                   "deviation_ascent_leg": 0.123,
                  *                   "deviation_bottom_leg": 0.11,
@@ -3740,7 +3740,7 @@ export interface operations {
                  *                   "fppa_mid_change_deg": 29.505
                  *                 },
                  *                 "right": {
-                 *                   "score": 81.7,
+                 *                   "score": 81.6,
                  *                   "severity": "mild",
                  *                   "deviation_leg": 0.089,
                  *                   "deviation_deg": 12.9,
@@ -3790,20 +3790,20 @@ export interface operations {
                  *           ],
                  *           "summary": {
                  *             "knee_cave": {
-                 *               "score": 81.1,
+                 *               "score": 81.2,
                  *               "severity": "mild",
                  *               "flagged_reps": [
                  *                 2
                  *               ],
                  *               "left": {
-                 *                 "mean_score": 81.1,
-                 *                 "worst_score": 71.5,
+                 *                 "mean_score": 81.2,
+                 *                 "worst_score": 71.6,
                  *                 "worst_rep": 2,
                  *                 "reps_flagged": 1
                  *               },
                  *               "right": {
                  *                 "mean_score": 86.2,
-                 *                 "worst_score": 81.7,
+                 *                 "worst_score": 81.6,
                  *                 "worst_rep": 2,
                  *                 "reps_flagged": 1
                  *               },
@@ -3834,7 +3834,7 @@ export interface operations {
                  *               "reason": null
                  *             },
                  *             "asymmetry": {
-                 *               "knee_cave_points": -5.1,
+                 *               "knee_cave_points": -5,
                  *               "ankle_points": 0,
                  *               "worse_side": null
                  *             },
@@ -3917,18 +3917,18 @@ export interface operations {
                  *           },
                  *           "model": {
                  *             "pose": "client",
-                 *             "scorer": "kneecave-scorer/2.2.0",
+                 *             "scorer": "kneecave-scorer/2.3.0",
                  *             "versions": {
-                 *               "scorer": "kneecave-scorer/2.2.0",
+                 *               "scorer": "kneecave-scorer/2.3.0",
                  *               "numpy": "2.4.6",
                  *               "scipy": "1.17.1"
                  *             }
                  *           },
                  *           "timings": {
-                 *             "cleanup_ms": 0.62,
-                 *             "reps_view_ms": 1.23,
-                 *             "metrics_ms": 3.92,
-                 *             "total_ms": 5.78
+                 *             "cleanup_ms": 0.76,
+                 *             "reps_view_ms": 1.69,
+                 *             "metrics_ms": 4.87,
+                 *             "total_ms": 7.32
                  *           }
                  *         },
                  *         "error": null
