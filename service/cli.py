@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("video", type=Path, nargs="?", help="video file (pose + scoring)")
     score.add_argument("--keypoints", type=Path, help="keypoints .npz (scoring only)")
     score.add_argument("--view", choices=["auto", "front", "side"], default="auto")
+    score.add_argument(
+        "--mirrored", action="store_true", help="mirror-image video: report the person's sides"
+    )
     score.add_argument("-o", "--output", type=Path, help="write the JSON here (default stdout)")
     score.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.pipeline.keypoints import Keypoints
-from service.pipeline.landmarks import L_ANKLE, MIRROR, NUM_LANDMARKS, R_ANKLE
+from service.pipeline.landmarks import L_ANKLE, NUM_LANDMARKS, R_ANKLE
 
 F64 = npt.NDArray[np.float64]
 
@@ -302,22 +302,9 @@ def approach(kp: Keypoints, t0: float, t1: float, size: tuple[float, float]) -> 
 
 
 def mirror(kp: Keypoints) -> Keypoints:
-    """The same clip filmed mirrored: x -> width - x, left/right landmarks swapped."""
-    lm = kp.landmarks.copy()
-    lm[..., 0] = kp.width - lm[..., 0]
-    lm = lm[:, list(MIRROR)]
-    world = kp.world.copy()
-    world[..., 0] = -world[..., 0]
-    world = world[:, list(MIRROR)]
-    return Keypoints.build(
-        lm,
-        fps=kp.fps,
-        width=kp.width,
-        height=kp.height,
-        world=world,
-        detected=kp.detected,
-        t_s=kp.t_s,
-    )
+    """The same clip filmed mirrored: x -> width - x, left/right landmarks swapped (the
+    service's own un-mirroring, which is its own inverse)."""
+    return kp.unmirrored()
 
 
 def resample(kp: Keypoints, fps: float) -> Keypoints:

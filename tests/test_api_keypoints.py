@@ -12,6 +12,9 @@ import pytest
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.scoring import score_keypoints
 from tests.clips import reference_path
+from tests.harness.body3d import Squat, Subject, parametric
+from tests.harness.camera import Camera
+from tests.harness.landmarks import Noise, keypoints
 from tests.service_support import Server, make_env, without_timings
 
 CLIP = "front_highbar_backsquat_1rep"
@@ -42,6 +45,24 @@ def _body(kp: Keypoints, **extra: Any) -> dict[str, Any]:
         "height": kp.height,
         **extra,
     }
+
+
+def test_mirrored_landmarks_are_scored_on_the_persons_own_sides(
+    server_and_key: tuple[Server, str],
+) -> None:
+    """A left knee caving, filmed mirror-image: the model's "right" is the person's left."""
+    squat = Squat(reps=3, knee_dev=(0.17, 0.0), toe_out_deg=(15.0, 15.0))
+    seen = keypoints(parametric(Subject(), squat, 30.0), Camera(mirrored=True), Noise.none(), 1)
+    server, key = server_and_key
+    flagged = {}
+    with server.client(key) as c:
+        for mirrored in (False, True):
+            r = c.post("/v1/score/keypoints", json=_body(seen, mirrored=mirrored))
+            assert r.status_code == 200, r.text
+            knees = r.json()["summary"]["knee_cave"]
+            flagged[mirrored] = (knees["left"]["reps_flagged"], knees["right"]["reps_flagged"])
+    assert flagged[False] == (0, 3)  # as the picture shows it
+    assert flagged[True] == (3, 0)  # as the person is
 
 
 def test_scores_reference_landmarks_like_the_library(server_and_key: tuple[Server, str]) -> None:

@@ -63,6 +63,23 @@ def test_raw_body_upload_with_query_options(client: httpx.Client) -> None:
     assert r.json()["view"] == "side"
 
 
+def test_mirrored_option_is_kept_with_the_job(client: httpx.Client) -> None:
+    r = upload(client, mirrored="true")
+    assert r.status_code == 202, r.text
+    assert r.json()["mirrored"] is True
+    assert client.get(r.headers["location"]).json()["mirrored"] is True
+    assert upload(client).json()["mirrored"] is False
+    r = client.post(
+        "/v1/jobs?mirrored=true",
+        content=SHORT_CLIP.read_bytes(),
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert r.json()["mirrored"] is True
+    r = upload(client, mirrored="sideways")
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_request"
+
+
 def test_idempotent_retry_same_body_same_job_different_body_409(
     client: httpx.Client, deployment: tuple[Server, Env, str]
 ) -> None:
@@ -84,6 +101,9 @@ def test_idempotent_retry_same_body_same_job_different_body_409(
     # Same video, different options: also a different request.
     with SHORT_CLIP.open("rb") as f:
         r = client.post("/v1/jobs", files={"video": f}, data={"view": "side"}, headers=headers)
+    assert r.status_code == 409
+    with SHORT_CLIP.open("rb") as f:
+        r = client.post("/v1/jobs", files={"video": f}, data={"mirrored": "true"}, headers=headers)
     assert r.status_code == 409
 
 

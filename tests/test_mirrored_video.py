@@ -15,9 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 
 from service.config import Settings
+from service.pipeline.analyze import VideoAnalyzer
+from service.pipeline.keypoints import Keypoints
+from service.pipeline.landmarks import L_KNEE, R_KNEE
 from service.pipeline.pose import PoseEngine
 from service.pipeline.scoring import score_keypoints
 from service.pipeline.scoring.schema import KneeSide, ScoreResult
@@ -33,7 +37,7 @@ class SideMove:
     rep: int
     side: str  # on the original
     original: KneeSide
-    mirror: KneeSide  # the other side on the mirror image
+    mirror: KneeSide  # the other side on the mirror image (the same, scored as mirrored)
 
     @property
     def moved(self) -> float:
@@ -47,15 +51,43 @@ class SideMove:
         return abs(self.moved) / sd if sd else math.inf
 
 
-def side_moves(original: ScoreResult, mirror: ScoreResult) -> list[SideMove]:
-    """Each graded side of the original against the other side on the mirror image."""
+def side_moves(original: ScoreResult, mirror: ScoreResult, *, swap: bool = True) -> list[SideMove]:
+    """Each graded side of the original against the other side on the mirror image (the
+    same side where ``swap`` is false: a mirror image scored as such)."""
     out = []
+    pairs = (
+        (("left", "right"), ("right", "left")) if swap else (("left", "left"), ("right", "right"))
+    )
     for a, b in zip(original.reps, mirror.reps, strict=True):
-        for side, other in (("left", "right"), ("right", "left")):
+        for side, other in pairs:
             x, y = getattr(a.knee_cave, side), getattr(b.knee_cave, other)
             if x is not None and y is not None and None not in (x.deviation_leg, y.deviation_leg):
                 out.append(SideMove(a.index, side, x, y))
     return out
+
+
+@pytest.mark.slow
+def test_a_video_said_to_be_mirrored_is_reported_on_the_persons_sides() -> None:
+    """7037's right knee caves (labelled mild). Its mirror image, uploaded with
+    ``mirrored``, must put that knee on the right again; the overlay's points stay where
+    the picture shows them, named for the person's sides."""
+    clip = "front_overhead_squat_mild_right_valgus_7037"
+    original = score_keypoints(pose_keypoints(clip))
+    path, _truth = build(mirrored(clip))
+    analyze = VideoAnalyzer(PoseEngine.from_settings(Settings(device="cpu")))
+    seen: list[Keypoints] = []
+    told = ScoreResult.model_validate(analyze(path, mirrored=True, on_keypoints=seen.append))
+    plain = ScoreResult.model_validate(analyze(path))
+    assert all(res.rep_count == 1 for res in (original, told, plain))
+    # Told it is mirrored: each side reads as on the original (within the pose model's own
+    # mirror asymmetry); not told, the sides come out swapped.
+    assert side_moves(original, told, swap=False)
+    assert max(m.sds for m in side_moves(original, told, swap=False)) <= MAX_SDS
+    assert max(m.sds for m in side_moves(original, plain, swap=False)) > MAX_SDS
+    # The overlay keeps the picture's positions with the person's names: the person's left
+    # knee is on the picture's left (a facing person's left is on the camera's right).
+    (kp,) = seen
+    assert np.nanmedian(kp.landmarks[:, L_KNEE, 0] - kp.landmarks[:, R_KNEE, 0]) < 0
 
 
 @pytest.mark.slow

@@ -157,6 +157,24 @@ def test_create_job_streams_multipart_with_auth_and_fields(tmp_path: Path) -> No
     assert VIDEO in body
     assert b'name="view"\r\n\r\nfront' in body
     assert b'name="webhook_url"\r\n\r\nhttps://app.example/hook' in body
+    assert b'name="mirrored"' not in body  # only sent when set
+
+
+def test_mirrored_is_sent_with_an_upload_and_with_keypoints(
+    tmp_path: Path, result_json: dict[str, Any]
+) -> None:
+    path = tmp_path / "selfie.mp4"
+    path.write_bytes(VIDEO)
+    script = Script(
+        httpx.Response(202, json=job_json(), headers={"Location": "/v1/jobs/job_1"}),
+        httpx.Response(200, json=result_json),
+    )
+    c, _ = client(script)
+    c.create_job(path, mirrored=True)
+    c.score_keypoints([[[1.0, 2.0, 0.0]] * 33], fps=30, width=640, height=480, mirrored=True)
+    upload, scored = script.requests
+    assert b'name="mirrored"\r\n\r\ntrue' in upload.content
+    assert json.loads(scored.content)["mirrored"] is True
 
 
 def test_idempotency_key_is_generated_once_and_reused_across_retries(tmp_path: Path) -> None:
@@ -362,6 +380,7 @@ def test_list_iter_cancel_delete_and_score(result_json: dict[str, Any]) -> None:
     sent = json.loads(script.requests[0].content)
     assert sent["fps"] == 30
     assert (sent["width"], sent["height"], sent["view"]) == (640, 480, "auto")
+    assert "mirrored" not in sent
     assert len(sent["landmarks"][0]) == 33
 
 

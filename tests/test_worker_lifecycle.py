@@ -77,6 +77,7 @@ class Scripted:
         path: Path,
         *,
         view: str = "auto",
+        mirrored: bool = False,
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         on_keypoints: Callable[[Any], None] | None = None,

@@ -37,6 +37,11 @@ class KeypointsMeta(BaseModel):
     height: int = Field(gt=0, le=MAX_FRAME_SIDE, description="upright frame height, px")
     t_s: list[float] | None = Field(None, description="frame timestamps (s), increasing")
     view: View = View.AUTO
+    mirrored: bool = Field(
+        False,
+        description="the landmarks come from a mirror-image picture (a front camera's preview):"
+        " knees are reported on the person's own sides",
+    )
 
 
 class KeypointsIn(KeypointsMeta):

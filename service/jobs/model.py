@@ -85,6 +85,7 @@ class Job(BaseModel):
     # Request
     view: str = "auto"
     exercise: str = "squat"
+    mirrored: bool = False
     webhook_url: str | None = None
     blob_key: str
     size_bytes: int = 0

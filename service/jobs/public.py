@@ -48,6 +48,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "attempts": 1,
     "view": "auto",
     "exercise": "squat",
+    "mirrored": False,
     "result": None,
     "error": None,
 }
@@ -70,6 +71,9 @@ class JobPublic(BaseModel):
     attempts: int = Field(description="deliveries to a worker so far")
     view: View
     exercise: Exercise
+    mirrored: bool = Field(
+        False, description="the video was mirror-image; sides are the person's own"
+    )
     webhook_url: str | None = None
     result: ScoreResult | None = None
     error: JobError | None = Field(None, description="`code` is stable; see docs/api.md")
@@ -89,6 +93,7 @@ class JobPublic(BaseModel):
                 "attempts": job.attempts,
                 "view": job.view,
                 "exercise": job.exercise,
+                "mirrored": job.mirrored,
                 "webhook_url": job.webhook_url,
                 "result": job.result,
                 "error": job.error,

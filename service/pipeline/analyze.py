@@ -62,22 +62,30 @@ class VideoAnalyzer:
         path: Path,
         *,
         view: str = "auto",
+        mirrored: bool = False,
         progress: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
         on_keypoints: Callable[[Keypoints], None] | None = None,
     ) -> dict[str, Any]:
         """The result JSON for one video; raises KneecaveError subclasses (Canceled when
         ``should_stop()`` turned True, ModelError when inference itself failed).
-        ``on_keypoints`` is handed the keypoints the result is scored from."""
+        ``on_keypoints`` is handed the keypoints the result is scored from, in the picture
+        as uploaded. ``mirrored``: the video is mirror-image (a selfie preview saved as
+        shown), so every side is relabelled to be the person's own and the score is taken
+        on the picture flipped back."""
         engine, stats, start = self.engine, PoseStats(), time.perf_counter()
         try:
             kp = engine.process_video(path, progress=progress, should_stop=should_stop, stats=stats)
         except ProcessingStoppedError as exc:
             raise Canceled(str(exc)) from exc
         if on_keypoints is not None:
-            on_keypoints(kp)
+            on_keypoints(kp.sides_swapped() if mirrored else kp)
         scoring = time.perf_counter()
-        result = score_keypoints(kp, view=view, pose_model=engine.version)  # type: ignore[arg-type]
+        result = score_keypoints(
+            kp.unmirrored() if mirrored else kp,
+            view=view,  # type: ignore[arg-type]
+            pose_model=engine.version,
+        )
         done = time.perf_counter()
         # Added to the scorer's own keys (kept as they were): the stages of the whole video.
         result.timings.update(

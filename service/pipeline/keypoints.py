@@ -9,7 +9,7 @@ sees scores.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from service.errors import KeypointsError
-from service.pipeline.landmarks import NUM_LANDMARKS
+from service.pipeline.landmarks import MIRROR, NUM_LANDMARKS
 
 MIN_FPS = 5.0
 MAX_FPS = 240.0
@@ -105,6 +105,26 @@ class Keypoints:
             if t > 1 and (np.diff(ts) <= 0).any():
                 raise KeypointsError("t_s must be strictly increasing")
         return cls(lm, wd, det, ts, float(fps), int(width), int(height))
+
+    def sides_swapped(self) -> Keypoints:
+        """Every left landmark relabelled right and back, where it is in the picture.
+
+        A mirrored video (a front camera's selfie preview, saved as shown) shows the
+        person's left leg where a camera would show their right, and the pose model, which
+        takes every body as seen by a camera, calls it the right: relabelled, each point
+        carries the person's own side again.
+        """
+        order = list(MIRROR)
+        return replace(self, landmarks=self.landmarks[:, order], world=self.world[:, order])
+
+    def unmirrored(self) -> Keypoints:
+        """The keypoints of the same moment seen by an un-mirrored camera: sides relabelled
+        and the picture flipped back (x → width − x; world x → −x)."""
+        swapped = self.sides_swapped()
+        lm, world = swapped.landmarks.copy(), swapped.world.copy()
+        lm[..., 0] = self.width - lm[..., 0]
+        world[..., 0] = -world[..., 0]
+        return replace(self, landmarks=lm, world=world)
 
     def save(self, file: str | Path | IO[bytes]) -> None:
         np.savez_compressed(

@@ -49,6 +49,9 @@ export interface RequestOptions {
 
 export interface CreateJobOptions extends RequestOptions {
   view?: View;
+  /** The video is mirror-image (a front camera's preview saved as shown): knees are then
+   * reported on the person's own sides. */
+  mirrored?: boolean;
   exercise?: Exercise;
   /** Where the signed `job.succeeded` / `job.failed` event is POSTed. */
   webhookUrl?: string;
@@ -113,7 +116,12 @@ export class Kneecave {
   async createJob(video: VideoInput, options: CreateJobOptions = {}): Promise<Job> {
     const prepared = await prepareVideo(video, options.filename);
     const idempotencyKey = options.idempotencyKey ?? (await uuid4());
-    const fields = { view: options.view, exercise: options.exercise, webhook_url: options.webhookUrl };
+    const fields = {
+      view: options.view,
+      mirrored: options.mirrored ? "true" : undefined,
+      exercise: options.exercise,
+      webhook_url: options.webhookUrl,
+    };
     return sendJson<Job>(this.http, {
       method: "POST",
       path: "/v1/jobs",

@@ -33,11 +33,11 @@ export type Problem = Schemas["Problem"];
 export type ErrorCode = Problem["code"] | (string & {});
 
 type KeypointsIn = Schemas["KeypointsIn"];
-type Defaulted = "t_s" | "view" | "world";
+type Defaulted = "t_s" | "view" | "world" | "mirrored";
 /**
  * The body of `POST /v1/score/keypoints`: `landmarks` is T × 33 × (x_px, y_px, z[,
  * visibility[, presence]]) in upright-frame pixels (BlazePose order), `null` for a missing
- * value. `t_s`, `view` and `world` have server-side defaults.
+ * value. `t_s`, `view`, `world` and `mirrored` have server-side defaults.
  */
 export type KeypointsRequest = Omit<KeypointsIn, Defaulted> & Partial<Pick<KeypointsIn, Defaulted>>;
 

@@ -24,7 +24,7 @@ test("createJob uploads a Uint8Array, a Blob, a File, a path and a Node stream",
   writeFileSync(path, BYTES);
   const kc = client(local.url);
   await kc.createJob(BYTES, { view: "front", webhookUrl: "https://example.com/hook" });
-  await kc.createJob(new Blob([BYTES]), { filename: "clip.webm" });
+  await kc.createJob(new Blob([BYTES]), { filename: "clip.webm", mirrored: true });
   // Node 18 has File in node:buffer only; browsers and Node >= 20 have the global.
   const FileClass = (globalThis.File as typeof File | undefined) ?? (NodeFile as unknown as typeof File);
   await kc.createJob(new FileClass([BYTES], "phone.mp4", { type: "video/mp4" }));
@@ -41,6 +41,8 @@ test("createJob uploads a Uint8Array, a Blob, a File, a path and a Node stream",
   const first = await formOf(local.seen[0]!);
   assert.equal(first.get("view"), "front");
   assert.equal(first.get("webhook_url"), "https://example.com/hook");
+  assert.equal(first.get("mirrored"), null); // only sent when set
+  assert.equal((await formOf(local.seen[1]!)).get("mirrored"), "true");
   assert.equal((await formOf(local.seen[3]!)).get("view"), null);
   assert.equal(((await formOf(local.seen[3]!)).get("video") as Blob).type, "video/quicktime");
 });

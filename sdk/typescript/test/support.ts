@@ -73,6 +73,7 @@ export function jobJson(status = "queued", extra: Record<string, unknown> = {}):
     attempts: 0,
     view: "auto",
     exercise: "squat",
+    mirrored: false,
     ...extra,
   };
 }

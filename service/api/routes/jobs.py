@@ -48,6 +48,12 @@ _UPLOAD_BODY: dict[str, Any] = {
                         "video": {"type": "string", "format": "binary"},
                         "view": {"type": "string", "enum": [v.value for v in View]},
                         "exercise": {"type": "string", "enum": [e.value for e in Exercise]},
+                        "mirrored": {
+                            "type": "boolean",
+                            "description": "the video is mirror-image (a front camera's"
+                            " preview saved as shown): knees are reported on the person's"
+                            " own sides",
+                        },
                         "webhook_url": {"type": "string", "format": "uri"},
                     },
                 }
@@ -74,15 +80,37 @@ class Options:
     view: View
     exercise: Exercise
     webhook_url: str | None
+    mirrored: bool = False
 
     def digest(self, upload: UploadInfo) -> str:
         """What Idempotency-Key compares: the video bytes and every option."""
         text = f"{upload.video_hash}|{self.view}|{self.exercise}|{self.webhook_url or ''}"
+        if self.mirrored:  # absent from older keys' digests: they stay valid
+            text += "|mirrored"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+_TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+
+
+def _flag(name: str, value: str | None) -> bool | None:
+    if value is None:
+        return None
+    if value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidRequestError(f"`{name}` must be true or false, not {value[:20]!r}")
+
+
+def _or(form: bool | None, query: bool | None) -> bool:
+    return form if form is not None else bool(query)
+
+
 def _options(
-    upload: UploadInfo, view: View | None, exercise: Exercise | None, webhook_url: str | None
+    upload: UploadInfo,
+    view: View | None,
+    exercise: Exercise | None,
+    webhook_url: str | None,
+    mirrored: bool | None = None,
 ) -> Options:
     """Form fields win over query parameters (the raw-body form only has the latter)."""
     try:
@@ -90,6 +118,7 @@ def _options(
             view=View(upload.fields.get("view") or view or View.AUTO),
             exercise=Exercise(upload.fields.get("exercise") or exercise or Exercise.SQUAT),
             webhook_url=upload.fields.get("webhook_url") or webhook_url,
+            mirrored=_or(_flag("mirrored", upload.fields.get("mirrored")), mirrored),
         )
     except ValueError as exc:
         raise InvalidRequestError(str(exc)) from exc
@@ -120,6 +149,7 @@ async def create_job(
     view: Annotated[View | None, Query(description="raw-body uploads: camera view")] = None,
     exercise: Annotated[Exercise | None, Query(description="raw-body uploads")] = None,
     webhook_url: Annotated[str | None, Query(description="raw-body uploads")] = None,
+    mirrored: Annotated[bool | None, Query(description="raw-body uploads")] = None,
 ) -> JobPublic:
     # A retry of a keyed request is not a new job: it gets the first one (or 409, once the
     # body is hashed) even while the tenant is at its limit.
@@ -142,7 +172,7 @@ async def create_job(
         request, blobs, job_id, settings.max_upload_bytes, settings.upload_idle_timeout_s
     )
     try:
-        options = _options(upload, view, exercise, webhook_url)
+        options = _options(upload, view, exercise, webhook_url, mirrored)
         hook = options.webhook_url
         if hook:
             # Resolves the host (blocking DNS): off the event loop.
@@ -157,6 +187,7 @@ async def create_job(
             updated_at=now,
             view=options.view.value,
             exercise=options.exercise.value,
+            mirrored=options.mirrored,
             webhook_url=hook,
             blob_key=job_id,
             size_bytes=upload.size,

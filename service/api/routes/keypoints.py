@@ -45,6 +45,8 @@ def _score(raw: bytes) -> ScoreResult:
         world=body.world,
         t_s=meta.t_s,
     )
+    if meta.mirrored:
+        kp = kp.unmirrored()
     return score_keypoints(kp, view=meta.view.value, pose_model="client")
 
 

@@ -74,6 +74,8 @@ def score_command(args: argparse.Namespace) -> int:
         else:
             assert video is not None
             kp, pose = _keypoints_from_video(video, not args.no_progress)
+        if args.mirrored:
+            kp = kp.unmirrored()
         res = score_keypoints(kp, view=args.view, pose_model=pose)
     except KneecaveError as exc:
         print(f"kneecave score: {exc.code}: {exc.detail}", file=sys.stderr)

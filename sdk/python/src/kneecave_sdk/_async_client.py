@@ -97,6 +97,7 @@ class AsyncClient(BaseClient):
         video: VideoInput,
         *,
         view: View = "auto",
+        mirrored: bool = False,
         exercise: Exercise | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
@@ -106,6 +107,7 @@ class AsyncClient(BaseClient):
         spec = self._create_job_spec(
             video,
             view=view,
+            mirrored=mirrored,
             exercise=exercise,
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
@@ -175,6 +177,7 @@ class AsyncClient(BaseClient):
         video: VideoInput,
         *,
         view: View = "auto",
+        mirrored: bool = False,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = c.DEFAULT_WAIT_TIMEOUT,
         poll_interval: float | None = None,
@@ -183,7 +186,7 @@ class AsyncClient(BaseClient):
     ) -> ScoreResult:
         """See Client.score."""
         job = await self.create_job(
-            video, view=view, idempotency_key=idempotency_key, filename=filename
+            video, view=view, mirrored=mirrored, idempotency_key=idempotency_key, filename=filename
         )
         done = await self.wait(
             job, on_progress=on_progress, timeout=timeout, poll_interval=poll_interval
@@ -202,10 +205,18 @@ class AsyncClient(BaseClient):
         view: View = "auto",
         t_s: Sequence[float] | Any | None = None,
         world: Sequence[Any] | Any | None = None,
+        mirrored: bool = False,
     ) -> ScoreResult:
         """See Client.score_keypoints."""
         spec = self._score_keypoints_spec(
-            landmarks, fps=fps, width=width, height=height, view=view, t_s=t_s, world=world
+            landmarks,
+            fps=fps,
+            width=width,
+            height=height,
+            view=view,
+            t_s=t_s,
+            world=world,
+            mirrored=mirrored,
         )
         return parse(await self._request(spec), ScoreResult)
 

@@ -219,8 +219,11 @@ class BaseClient:
         webhook_url: str | None,
         idempotency_key: str | None,
         filename: str | None,
+        mirrored: bool = False,
     ) -> RequestSpec:
         data = {"view": view}
+        if mirrored:
+            data["mirrored"] = "true"
         if exercise is not None:
             data["exercise"] = exercise
         if webhook_url is not None:
@@ -272,6 +275,7 @@ class BaseClient:
         view: str,
         t_s: Sequence[float] | Any | None,
         world: Sequence[Any] | Any | None,
+        mirrored: bool = False,
     ) -> RequestSpec:
         body: dict[str, Any] = {
             "landmarks": _jsonable(landmarks),
@@ -280,6 +284,8 @@ class BaseClient:
             "height": height,
             "view": view,
         }
+        if mirrored:
+            body["mirrored"] = True
         if t_s is not None:
             body["t_s"] = _jsonable(t_s)
         if world is not None:

@@ -94,6 +94,7 @@ class Client(BaseClient):
         video: VideoInput,
         *,
         view: View = "auto",
+        mirrored: bool = False,
         exercise: Exercise | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
@@ -102,11 +103,14 @@ class Client(BaseClient):
         """Upload a video (path, bytes or binary file) and queue it; returns the queued job.
 
         One Idempotency-Key (``idempotency_key``, or a generated one) is sent on every retry,
-        so a retry after a lost answer never makes a second job.
+        so a retry after a lost answer never makes a second job. ``mirrored``: the video is
+        mirror-image (a front camera's preview saved as shown); knees are then reported on
+        the person's own sides.
         """
         spec = self._create_job_spec(
             video,
             view=view,
+            mirrored=mirrored,
             exercise=exercise,
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
@@ -184,6 +188,7 @@ class Client(BaseClient):
         video: VideoInput,
         *,
         view: View = "auto",
+        mirrored: bool = False,
         on_progress: ProgressCallback | None = None,
         timeout: float | None = c.DEFAULT_WAIT_TIMEOUT,
         poll_interval: float | None = None,
@@ -195,7 +200,9 @@ class Client(BaseClient):
         Raises JobFailedError (``.code``, ``.detail``) when the job fails, WaitTimeoutError
         after ``timeout`` seconds (the job keeps running: ``exc.job.id``).
         """
-        job = self.create_job(video, view=view, idempotency_key=idempotency_key, filename=filename)
+        job = self.create_job(
+            video, view=view, mirrored=mirrored, idempotency_key=idempotency_key, filename=filename
+        )
         done = self.wait(job, on_progress=on_progress, timeout=timeout, poll_interval=poll_interval)
         return result_of(done)
 
@@ -211,6 +218,7 @@ class Client(BaseClient):
         view: View = "auto",
         t_s: Sequence[float] | Any | None = None,
         world: Sequence[Any] | Any | None = None,
+        mirrored: bool = False,
     ) -> ScoreResult:
         """Score landmarks from on-device pose synchronously (no job).
 
@@ -219,7 +227,14 @@ class Client(BaseClient):
         arrays or nested lists; NaN is sent as null.
         """
         spec = self._score_keypoints_spec(
-            landmarks, fps=fps, width=width, height=height, view=view, t_s=t_s, world=world
+            landmarks,
+            fps=fps,
+            width=width,
+            height=height,
+            view=view,
+            t_s=t_s,
+            world=world,
+            mirrored=mirrored,
         )
         return parse(self._request(spec), ScoreResult)
 

@@ -423,6 +423,8 @@ class Job(Model):
     """deliveries to a worker so far"""
     view: View
     exercise: Exercise
+    mirrored: bool = False
+    """the video was mirror-image; sides are the person's own"""
     webhook_url: str | None = None
     result: ScoreResult | None = None
     error: JobError | None = None

@@ -470,6 +470,7 @@ export interface components {
          *       "created_at": "2026-11-24T23:40:00Z",
          *       "exercise": "squat",
          *       "id": "job_3f2a9c1e7b4d4e0f8a6b5c4d3e2f1a0b",
+         *       "mirrored": false,
          *       "progress": 0.42,
          *       "started_at": "2026-11-24T23:40:01Z",
          *       "status": "processing",
@@ -506,6 +507,12 @@ export interface components {
             attempts: number;
             view: components["schemas"]["View"];
             exercise: components["schemas"]["Exercise"];
+            /**
+             * Mirrored
+             * @description the video was mirror-image; sides are the person's own
+             * @default false
+             */
+            mirrored: boolean;
             /** Webhook Url */
             webhook_url?: string | null;
             result?: components["schemas"]["ScoreResult"] | null;
@@ -1847,6 +1854,12 @@ export interface components {
             /** @default auto */
             view: components["schemas"]["View"];
             /**
+             * Mirrored
+             * @description the landmarks come from a mirror-image picture (a front camera's preview): knees are reported on the person's own sides
+             * @default false
+             */
+            mirrored: boolean;
+            /**
              * Landmarks
              * @description T frames × 33 landmarks × (x_px, y_px, z[, visibility[, presence]]); null for a missing value
              */
@@ -2085,6 +2098,8 @@ export interface operations {
                 exercise?: components["schemas"]["Exercise"] | null;
                 /** @description raw-body uploads */
                 webhook_url?: string | null;
+                /** @description raw-body uploads */
+                mirrored?: boolean | null;
             };
             header?: {
                 /** @description Same key + same body → the same job; a different body → 409. */
@@ -2102,6 +2117,8 @@ export interface operations {
                     view?: "auto" | "front" | "side";
                     /** @enum {string} */
                     exercise?: "squat";
+                    /** @description the video is mirror-image (a front camera's preview saved as shown): knees are reported on the person's own sides */
+                    mirrored?: boolean;
                     /** Format: uri */
                     webhook_url?: string;
                 };
