@@ -60,12 +60,22 @@ def _screenshot(driver: WebDriver, name: str) -> None:
     driver.save_screenshot(str(out / f"kneecave-web-{name}.png"))
 
 
-def _submit(driver: WebDriver, server: Server, key: str, video: Path, view: str = "auto") -> None:
+def _submit(
+    driver: WebDriver,
+    server: Server,
+    key: str,
+    video: Path,
+    view: str = "auto",
+    *,
+    mirrored: bool = False,
+) -> None:
     driver.get(f"{server.url}/")
     key_input = driver.find_element(By.ID, "api-key")
     key_input.clear()
     key_input.send_keys(key)
     Select(driver.find_element(By.ID, "view")).select_by_value(view)
+    if mirrored:
+        driver.find_element(By.ID, "mirrored").click()
     driver.find_element(By.ID, "video").send_keys(str(video))
     driver.find_element(By.ID, "submit").click()
 
@@ -124,7 +134,9 @@ def test_nothing_is_mounted_without_a_web_dir(tmp_path: Path) -> None:
 
 def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser: WebDriver) -> None:
     server, key = served
-    _submit(browser, server, key, clip_path("front_overhead_squat_good_7052"))
+    # Ticked as a selfie video: the option must reach the job (the rows are checked
+    # against the job's own result either way).
+    _submit(browser, server, key, clip_path("front_overhead_squat_good_7052"), mirrored=True)
     _wait_for_result_or_error(browser)
     _screenshot(browser, "result")
     assert not _visible(browser, "error"), _error_text(browser)
@@ -134,6 +146,7 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
     with server.client(key) as api:
         job: dict[str, Any] = api.get(f"/v1/jobs/{job_id}").json()
     assert job["status"] == "succeeded", job
+    assert job["mirrored"] is True
     result = job["result"]
     assert result["rep_count"] >= 1
 

@@ -25,6 +25,7 @@
     forget: $("forget-key"),
     video: $("video"),
     view: $("view"),
+    mirrored: $("mirrored"),
     submit: $("submit"),
     cancel: $("cancel"),
     progress: $("progress"),
@@ -204,6 +205,7 @@
 
     const body = new FormData();
     body.append("view", el.view.value);
+    if (el.mirrored.checked) body.append("mirrored", "true");
     body.append("video", file, file.name);
 
     // XMLHttpRequest rather than fetch: it reports upload progress, which matters for
