@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.pipeline.keypoints import Keypoints
 from service.pipeline.scoring.schema import ScoreResult
 from tests.clips import reference_path
 
@@ -27,6 +28,31 @@ def test_score_writes_output_file(tmp_path: Path) -> None:
     ref = reference_path("side_plate_squat_3reps")
     assert main(["score", "--keypoints", str(ref), "--view", "side", "-o", str(dest)]) == 0
     assert json.loads(dest.read_text())["rep_count"] == 3
+
+
+def test_mirrored_flag_scores_the_picture_flipped_back(tmp_path: Path) -> None:
+    """7037's right knee caves (labelled). Its keypoints as a mirror-image video would give
+    them read on the left; with --mirrored, on the right again, to the same numbers."""
+    kp = Keypoints.load(reference_path("front_overhead_squat_mild_right_valgus_7037"))
+    plain, mirror = tmp_path / "plain.npz", tmp_path / "mirror.npz"
+    kp.save(plain)
+    kp.unmirrored().save(mirror)  # un-mirroring is its own inverse: this is the mirror image
+
+    def knees(path: Path, *flags: str) -> tuple[float, float]:
+        out = tmp_path / "r.json"
+        assert main(["score", "--keypoints", str(path), *flags, "-o", str(out)]) == 0
+        (rep,) = ScoreResult.model_validate_json(out.read_text()).reps
+        left, right = rep.knee_cave.left, rep.knee_cave.right
+        assert left is not None
+        assert right is not None
+        assert left.deviation_leg is not None
+        assert right.deviation_leg is not None
+        return left.deviation_leg, right.deviation_leg
+
+    original = knees(plain)
+    assert original[1] > 0.08 > original[0]
+    assert knees(mirror) == original[::-1]
+    assert knees(mirror, "--mirrored") == original
 
 
 def test_bad_keypoints_file_is_a_clear_error(
