@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
 
-from service.pipeline.keypoints import Keypoints
+from service.pipeline.keypoints import MAX_FPS, MIN_FPS, Keypoints
 from service.pipeline.landmarks import L_HIP, L_SHOULDER, LEG, R_HIP, R_SHOULDER
 
 F64 = npt.NDArray[np.float64]
@@ -145,6 +145,20 @@ def nan_gaussian(a: F64, sigma_frames: float, *, all_finite: bool | None = None)
     return np.where(ok, out, np.nan)
 
 
+def sampling_rate(kp: Keypoints) -> float:
+    """Frames per second as the timestamps have them, for every width set in seconds.
+
+    A variable-frame-rate phone video, or an app whose pose runs slower than the camera,
+    delivers fewer frames than its stated ``fps``: filters and windows sized from that
+    number would be too wide in time (a 22.5 fps stream labelled 30 moved the goblet
+    clip's deviations by up to 0.033 leg; with the timestamps' rate, 0.003).
+    """
+    span = float(kp.t_s[-1] - kp.t_s[0]) if kp.frames > 1 else 0.0
+    if not span > 0:
+        return kp.fps
+    return float(np.clip((kp.frames - 1) / span, MIN_FPS, MAX_FPS))
+
+
 def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     """Clean the landmarks the scorer uses (USED); the others are not kept."""
     # x, y, z, visibility of the USED landmarks; two slices, not a fancy-index gather.
@@ -162,8 +176,9 @@ def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
         ok &= (lm[:, :, 0] >= 0) & (lm[:, :, 0] < kp.width)
         ok &= (lm[:, :, 1] >= 0) & (lm[:, :, 1] < kp.height)
     zcols = [USED.index(j) for j in WORLD_USED]  # depth is only read for the view
-    max_gap = round(MAX_GAP_S * kp.fps)
-    sigma = JITTER_SIGMA_S * kp.fps
+    fps = sampling_rate(kp)
+    max_gap = round(MAX_GAP_S * fps)
+    sigma = JITTER_SIGMA_S * fps
     if ok.all():  # the common case: no masking, no gaps to fill, a plain filter
         xy = nan_gaussian(lm[:, :, :2], sigma, all_finite=True)
         # z may be missing (NaN) where x, y are not: let the filter check.
@@ -182,7 +197,7 @@ def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
         Points(vis_out, USED),
         Points(world, WORLD_USED),
         kp.t_s,
-        kp.fps,
+        fps,
         kp.width,
         kp.height,
     )

@@ -1,3 +1,3 @@
 """Scorer version: bump on any change that can change a result (thresholds, method)."""
 
-SCORER_VERSION = "kneecave-scorer/2.3.0"
+SCORER_VERSION = "kneecave-scorer/2.4.0"

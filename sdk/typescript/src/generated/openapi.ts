@@ -1157,18 +1157,18 @@ export interface components {
          *       },
          *       "model": {
          *         "pose": "client",
-         *         "scorer": "kneecave-scorer/2.3.0",
+         *         "scorer": "kneecave-scorer/2.4.0",
          *         "versions": {
-         *           "scorer": "kneecave-scorer/2.3.0",
+         *           "scorer": "kneecave-scorer/2.4.0",
          *           "numpy": "2.4.6",
          *           "scipy": "1.17.1"
          *         }
          *       },
          *       "timings": {
-         *         "cleanup_ms": 0.76,
-         *         "reps_view_ms": 1.69,
-         *         "metrics_ms": 4.87,
-         *         "total_ms": 7.32
+         *         "cleanup_ms": 0.72,
+         *         "reps_view_ms": 1.81,
+         *         "metrics_ms": 4.23,
+         *         "total_ms": 6.76
          *       }
          *     }
          */
@@ -3051,18 +3051,18 @@ export interface operations {
                      *       },
                      *       "model": {
                      *         "pose": "client",
-                     *         "scorer": "kneecave-scorer/2.3.0",
+                     *         "scorer": "kneecave-scorer/2.4.0",
                      *         "versions": {
-                     *           "scorer": "kneecave-scorer/2.3.0",
+                     *           "scorer": "kneecave-scorer/2.4.0",
                      *           "numpy": "2.4.6",
                      *           "scipy": "1.17.1"
                      *         }
                      *       },
                      *       "timings": {
-                     *         "cleanup_ms": 0.76,
-                     *         "reps_view_ms": 1.69,
-                     *         "metrics_ms": 4.87,
-                     *         "total_ms": 7.32
+                     *         "cleanup_ms": 0.72,
+                     *         "reps_view_ms": 1.81,
+                     *         "metrics_ms": 4.23,
+                     *         "total_ms": 6.76
                      *       }
                      *     }
                      */
@@ -3934,18 +3934,18 @@ export interface operations {
                  *           },
                  *           "model": {
                  *             "pose": "client",
-                 *             "scorer": "kneecave-scorer/2.3.0",
+                 *             "scorer": "kneecave-scorer/2.4.0",
                  *             "versions": {
-                 *               "scorer": "kneecave-scorer/2.3.0",
+                 *               "scorer": "kneecave-scorer/2.4.0",
                  *               "numpy": "2.4.6",
                  *               "scipy": "1.17.1"
                  *             }
                  *           },
                  *           "timings": {
-                 *             "cleanup_ms": 0.76,
-                 *             "reps_view_ms": 1.69,
-                 *             "metrics_ms": 4.87,
-                 *             "total_ms": 7.32
+                 *             "cleanup_ms": 0.72,
+                 *             "reps_view_ms": 1.81,
+                 *             "metrics_ms": 4.23,
+                 *             "total_ms": 6.76
                  *           }
                  *         },
                  *         "error": null
