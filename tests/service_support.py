@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,7 +23,7 @@ import httpx
 import redis
 
 from service.config import Settings
-from service.jobs.backends import open_backends
+from service.jobs.backends import Backends, open_backends
 from service.tenants import NewKey, create_key
 from tests.clips import REPO, clip_path
 
@@ -100,6 +100,15 @@ def make_env(kind: str, tmp_path: Path) -> Iterator[Env]:
             if keys:
                 client.delete(*keys)
             client.close()
+
+
+@asynccontextmanager
+async def open_test_backends(kind: str, tmp_path: Path, **settings: Any) -> AsyncIterator[Backends]:
+    """The job store and key store of a fresh ``kind`` deployment, opened as the service opens
+    them, with ``settings`` changed (short leases, retention…)."""
+    with make_env(kind, tmp_path) as env:
+        async with open_backends(env.settings().model_copy(update=settings)) as backends:
+            yield backends
 
 
 class Proc:

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio.client import Pipeline, Redis
 
 from service.errors import IdempotencyConflictError
-from service.jobs.backends import Backends, open_backends
+from service.jobs.backends import Backends
 from service.jobs.base import ActiveLimitReachedError
 from service.jobs.model import Job, JobError, JobPosition, JobStatus
 from service.ratelimit import POLL, SUBMIT, look, take
@@ -24,24 +24,19 @@ from service.tenants import (
     ensure_dev_key,
     revoke_dev_keys,
 )
-from tests.service_support import make_env
+from tests.service_support import open_test_backends
 
 pytestmark = pytest.mark.anyio
 
 LEASE_S = 0.3
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backends]:
-    with make_env(request.param, tmp_path) as env:
-        settings = env.settings().model_copy(update={"max_attempts": 2, "result_retention_s": 0.5})
-        async with open_backends(settings) as b:
-            yield b
+    async with open_test_backends(
+        request.param, tmp_path, max_attempts=2, result_retention_s=0.5
+    ) as b:
+        yield b
 
 
 def new_job(

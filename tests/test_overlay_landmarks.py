@@ -27,7 +27,15 @@ from service.pipeline.overlay import OVERLAY_NAMES, encode_landmarks, overlay_la
 from service.storage.local import LocalBlobStore
 from service.tenants import create_key
 from service.worker.sweeper import sweep_once
-from tests.service_support import SHORT_CLIP, Env, Server, make_env, upload, wait_for
+from tests.service_support import (
+    SHORT_CLIP,
+    Env,
+    Server,
+    make_env,
+    open_test_backends,
+    upload,
+    wait_for,
+)
 
 # --- the document ------------------------------------------------------------------
 
@@ -110,17 +118,10 @@ def test_accept_encoding(header: str | None, gzip_ok: bool) -> None:
 LEASE_S = 0.3
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backends]:
-    with make_env(request.param, tmp_path) as env:
-        settings = env.settings().model_copy(update={"result_retention_s": 0.3})
-        async with open_backends(settings) as b:
-            yield b
+    async with open_test_backends(request.param, tmp_path, result_retention_s=0.3) as b:
+        yield b
 
 
 async def _queued(backends: Backends, tenant: str = "acme") -> Job:

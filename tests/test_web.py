@@ -7,7 +7,6 @@ Analyse, wait for the table.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from starlette.routing import Mount
 
 from service.webui import mount_web
-from tests.browser import WebDriver, open_browser
+from tests.browser import WebDriver, open_browser, screenshot, visible
 from tests.clips import clip_path
 from tests.service_support import Server, make_env
 
@@ -47,17 +46,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    driver = open_browser(tmp_path, 1280, 1800)
-    try:
+    with open_browser(tmp_path, 1280, 1800) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _screenshot(driver: WebDriver, name: str) -> None:
-    """For a human to look at; $TMP (or the system temp dir), never the repository."""
-    out = Path(os.environ.get("TMP") or os.environ.get("TMPDIR") or "/tmp")
-    driver.save_screenshot(str(out / f"kneecave-web-{name}.png"))
+    screenshot(driver, f"web-{name}")
 
 
 def _submit(
@@ -80,13 +74,9 @@ def _submit(
     driver.find_element(By.ID, "submit").click()
 
 
-def _visible(driver: WebDriver, element_id: str) -> bool:
-    return bool(driver.find_element(By.ID, element_id).is_displayed())
-
-
 def _wait_for_result_or_error(driver: WebDriver, timeout: float = RESULT_TIMEOUT_S) -> None:
     WebDriverWait(driver, timeout, poll_frequency=0.5).until(
-        lambda d: _visible(d, "result") or _visible(d, "error")
+        lambda d: visible(d, "result") or visible(d, "error")
     )
 
 
@@ -139,7 +129,7 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
     _submit(browser, server, key, clip_path("front_overhead_squat_good_7052"), mirrored=True)
     _wait_for_result_or_error(browser)
     _screenshot(browser, "result")
-    assert not _visible(browser, "error"), _error_text(browser)
+    assert not visible(browser, "error"), _error_text(browser)
 
     # The page keeps the job id in the URL; the API's own answer is the reference.
     job_id = browser.execute_script("return location.hash").removeprefix("#job=")
@@ -170,7 +160,7 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
 
     # The video plays from the browser's own copy, with one timeline mark per rep;
     # a mark jumps to that rep's bottom and the table highlights the rep.
-    assert _visible(browser, "player")
+    assert visible(browser, "player")
     # On a wide window the video sits beside the summary, never over it.
     overview, player = (browser.find_element(By.ID, i) for i in ("overview", "player"))
     assert overview.rect["x"] + overview.rect["width"] <= player.rect["x"]
@@ -191,7 +181,7 @@ def test_upload_shows_one_table_row_per_rep(served: tuple[Server, str], browser:
     assert browser.execute_script("return arguments[0].error", _video(browser)) is None
     assert marks[0].get_attribute("aria-current") == "true"
     assert "current" in (rows[0].get_attribute("class") or "")
-    assert _visible(browser, "video-badge")
+    assert visible(browser, "video-badge")
 
     # No CSP violation or script error on the way (failed loads of our own data
     # would show here too).
@@ -219,8 +209,8 @@ def test_non_video_upload_shows_the_problem_title(
     _submit(browser, server, key, not_video)
     _wait_for_result_or_error(browser, timeout=30)
     _screenshot(browser, "error")
-    assert _visible(browser, "error")
-    assert not _visible(browser, "result")
+    assert visible(browser, "error")
+    assert not visible(browser, "result")
     shown = _error_text(browser)
     problem = expected.json()
     assert shown == {
@@ -239,7 +229,7 @@ def test_wrong_key_shows_unauthorized(served: tuple[Server, str], browser: WebDr
         clip_path("front_overhead_squat_good_7052"),
     )
     _wait_for_result_or_error(browser, timeout=30)
-    assert _visible(browser, "error")
+    assert visible(browser, "error")
     assert browser.find_element(By.ID, "error-code").text == "unauthorized"
 
 
@@ -261,7 +251,7 @@ def test_failed_job_shows_its_code(
     server, key = served
     _submit(browser, server, key, _video_without_a_person(tmp_path / "empty-room.mp4"))
     _wait_for_result_or_error(browser)
-    assert _visible(browser, "error")
+    assert visible(browser, "error")
     job_id = browser.execute_script("return location.hash").removeprefix("#job=")
     with server.client(key) as api:
         job = api.get(f"/v1/jobs/{job_id}").json()
@@ -270,4 +260,4 @@ def test_failed_job_shows_its_code(
     assert shown["title"] == "Analysis failed"
     assert shown["code"] == job["error"]["code"]
     assert shown["detail"] == job["error"]["detail"]
-    assert not _visible(browser, "result")
+    assert not visible(browser, "result")

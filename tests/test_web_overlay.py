@@ -10,7 +10,6 @@ Screenshots for a human go to $TMP (never the repository).
 from __future__ import annotations
 
 import bisect
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser import WebDriver, open_browser
+from tests.browser import WebDriver, open_browser, screenshot, visible
 from tests.clips import clip_path
 from tests.service_support import Server, make_env
 
@@ -47,60 +46,46 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 
 @pytest.fixture
 def desktop(tmp_path: Path) -> Iterator[WebDriver]:
-    driver = open_browser(tmp_path, 1280, 1800)
-    try:
+    with open_browser(tmp_path, 1280, 1800) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
 def phone(tmp_path: Path) -> Iterator[WebDriver]:
     # A desktop window cannot be made this narrow: emulate the phone's screen, at twice the
     # pixel density (the canvas must draw in device pixels and still line up).
-    driver = open_browser(tmp_path, 600, 900)
-    driver.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 2, "mobile": True},
-    )
-    try:
+    with open_browser(tmp_path, 600, 900) as driver:
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 2, "mobile": True},
+        )
         yield driver
-    finally:
-        driver.quit()
 
 
 def _screenshot(driver: WebDriver, name: str) -> None:
-    out = Path(os.environ.get("TMP") or os.environ.get("TMPDIR") or "/tmp")
-    driver.save_screenshot(str(out / f"kneecave-overlay-{name}.png"))
+    screenshot(driver, f"overlay-{name}")
 
 
-def _visible(driver: WebDriver, element_id: str) -> bool:
-    return bool(driver.find_element(By.ID, element_id).is_displayed())
-
-
-def _analyse(driver: WebDriver, server: Server, key: str, clip: str) -> dict[str, Any]:
-    """Upload through the page; returns the job as the API reports it."""
+def _analyse(
+    driver: WebDriver, server: Server, key: str, clip: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Upload through the page; returns the job and its landmarks as the API reports them."""
     driver.get(f"{server.url}/")
     driver.find_element(By.ID, "api-key").send_keys(key)
     driver.find_element(By.ID, "video").send_keys(str(clip_path(clip)))
     driver.find_element(By.ID, "submit").click()
     WebDriverWait(driver, RESULT_TIMEOUT_S, poll_frequency=0.5).until(
-        lambda d: _visible(d, "result") or _visible(d, "error")
+        lambda d: visible(d, "result") or visible(d, "error")
     )
-    assert not _visible(driver, "error"), driver.find_element(By.ID, "error").text
+    assert not visible(driver, "error"), driver.find_element(By.ID, "error").text
     job_id = driver.execute_script("return location.hash").removeprefix("#job=")
     with server.client(key) as api:
         job: dict[str, Any] = api.get(f"/v1/jobs/{job_id}").json()
-    assert job["status"] == "succeeded", job
-    return job
-
-
-def _landmarks(server: Server, key: str, job_id: str) -> dict[str, Any]:
-    with server.client(key) as api:
+        assert job["status"] == "succeeded", job
         r = api.get(f"/v1/jobs/{job_id}/landmarks")
     assert r.status_code == 200, r.text
     doc: dict[str, Any] = r.json()
-    return doc
+    return job, doc
 
 
 def _frame_at(doc: dict[str, Any], t: float) -> int:
@@ -209,13 +194,12 @@ def test_knees_are_drawn_at_their_landmarks_in_their_sides_colour(
     served: tuple[Server, str], desktop: WebDriver
 ) -> None:
     server, key = served
-    job = _analyse(desktop, server, key, PER_SIDE_CLIP)
-    doc = _landmarks(server, key, job["id"])
+    job, doc = _analyse(desktop, server, key, PER_SIDE_CLIP)
     rep = job["result"]["reps"][0]
     kc = rep["knee_cave"]
     # The clip's point: one side caves, the other does not, so the colours must differ.
     assert kc["left"]["severity"] != kc["right"]["severity"], kc
-    WebDriverWait(desktop, 20).until(lambda d: _visible(d, "overlay"))
+    WebDriverWait(desktop, 20).until(lambda d: visible(d, "overlay"))
     assert desktop.execute_script(
         "return 'requestVideoFrameCallback' in HTMLVideoElement.prototype"
     )
@@ -270,12 +254,11 @@ def test_phone_width_overlay_follows_the_video_and_reasons_differ(
     served: tuple[Server, str], phone: WebDriver
 ) -> None:
     server, key = served
-    job = _analyse(phone, server, key, CAVE_THEN_CORRECT_CLIP)
-    doc = _landmarks(server, key, job["id"])
+    job, doc = _analyse(phone, server, key, CAVE_THEN_CORRECT_CLIP)
     reps = job["result"]["reps"]
     cave = next(r for r in reps if r["knee_cave"]["severity"] != "none")
     correct = next(r for r in reps if r["knee_cave"]["severity"] == "none")
-    WebDriverWait(phone, 20).until(lambda d: _visible(d, "overlay"))
+    WebDriverWait(phone, 20).until(lambda d: visible(d, "overlay"))
     phone.execute_script("document.getElementById('player').scrollIntoView()")
     for name, rep in (("cave", cave), ("correct", correct)):
         frame = _seek_to_bottom(phone, doc, rep)
@@ -306,16 +289,15 @@ def test_a_reopened_job_plays_the_skeleton_alone_then_on_the_picked_file(
     served: tuple[Server, str], desktop: WebDriver
 ) -> None:
     server, key = served
-    job = _analyse(desktop, server, key, CAVE_THEN_CORRECT_CLIP)
-    doc = _landmarks(server, key, job["id"])
+    job, doc = _analyse(desktop, server, key, CAVE_THEN_CORRECT_CLIP)
     rep = next(r for r in job["result"]["reps"] if r["knee_cave"]["severity"] != "none")
 
     desktop.refresh()  # the page forgets the file; the server deleted its copy
-    WebDriverWait(desktop, 30).until(lambda d: _visible(d, "overlay"))
-    assert _visible(desktop, "player")
-    assert not _visible(desktop, "video-player")
-    assert _visible(desktop, "replay-file")
-    assert _visible(desktop, "skeleton-play")
+    WebDriverWait(desktop, 30).until(lambda d: visible(d, "overlay"))
+    assert visible(desktop, "player")
+    assert not visible(desktop, "video-player")
+    assert visible(desktop, "replay-file")
+    assert visible(desktop, "skeleton-play")
     stage = _geometry(desktop, "video-wrap")["box"]
     assert stage["w"] / stage["h"] == pytest.approx(doc["width"] / doc["height"], rel=0.02)
     frame = _seek_to_bottom(desktop, doc, rep)
@@ -331,8 +313,8 @@ def test_a_reopened_job_plays_the_skeleton_alone_then_on_the_picked_file(
 
     # The same file picked again: the video is back under the skeleton.
     desktop.find_element(By.ID, "replay-file").send_keys(str(clip_path(CAVE_THEN_CORRECT_CLIP)))
-    WebDriverWait(desktop, 10).until(lambda d: _visible(d, "video-player"))
-    assert not _visible(desktop, "replay-file")
+    WebDriverWait(desktop, 10).until(lambda d: visible(d, "video-player"))
+    assert not visible(desktop, "replay-file")
     frame = _seek_to_bottom(desktop, doc, rep)
     _knee_colours(desktop, doc, frame, rep, "video-player")
     _assert_no_console_errors(desktop)

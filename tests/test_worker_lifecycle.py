@@ -42,11 +42,6 @@ pytestmark = pytest.mark.anyio
 RESULT: dict[str, Any] = {"rep_count": 0}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data",

@@ -12,26 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from service.jobs.backends import Backends, open_backends
+from service.jobs.backends import Backends
 from service.jobs.model import Job, JobStatus
 from service.storage.local import LocalBlobStore
 from service.worker.sweeper import sweep_once
-from tests.service_support import make_env
+from tests.service_support import open_test_backends
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "redis"])
 async def backends(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backends]:
-    with make_env(request.param, tmp_path) as env:
-        settings = env.settings().model_copy(update={"result_retention_s": 0.2})
-        async with open_backends(settings) as b:
-            yield b
+    async with open_test_backends(request.param, tmp_path, result_retention_s=0.2) as b:
+        yield b
 
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
