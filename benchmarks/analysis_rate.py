@@ -39,13 +39,15 @@ from tests.test_pose_reference import leg_errors  # noqa: E402
 FLAGGED = {"mild", "moderate", "severe"}
 
 
-def verdict(res: ScoreResult) -> tuple[Any, ...]:
+def verdict(res: ScoreResult, *, swap: bool = False) -> tuple[Any, ...]:
+    """Reps, view, and per rep its view and which sides are flagged (left, right; the
+    other way round with ``swap``, for a mirror image)."""
+    order = ("right", "left") if swap else ("left", "right")
     reps = []
     for rep in res.reps:
         kc = rep.knee_cave
         sides = tuple(
-            getattr(getattr(kc, side, None), "severity", None) in FLAGGED
-            for side in ("left", "right")
+            getattr(getattr(kc, side, None), "severity", None) in FLAGGED for side in order
         )
         reps.append((rep.view, sides))
     return res.rep_count, res.view, tuple(reps)

@@ -20,7 +20,6 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -28,15 +27,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.analysis_rate import verdict  # noqa: E402
 from benchmarks.pose_accuracy import judge  # noqa: E402
 from service.config import Settings  # noqa: E402
 from service.pipeline.pose import PoseEngine  # noqa: E402
 from service.pipeline.scoring import score_keypoints  # noqa: E402
-from service.pipeline.scoring.schema import ScoreResult  # noqa: E402
 from tests.derived import F64, Derivation, Image, build, feet_cropped, mirrored  # noqa: E402
 from tests.pose_cache import pose_keypoints  # noqa: E402
 
-FLAGGED = {"mild", "moderate", "severe"}
 CLIPS = ["front_valgus_then_correct", "front_goblet_counter20"]
 
 
@@ -70,17 +68,6 @@ PROBES: dict[str, Callable[[str], Derivation]] = {
 }
 
 
-def flags(res: ScoreResult, swap: bool) -> list[tuple[Any, ...]]:
-    sides = ("right", "left") if swap else ("left", "right")
-    return [
-        (
-            r.view,
-            *(getattr(getattr(r.knee_cave, s, None), "severity", None) in FLAGGED for s in sides),
-        )
-        for r in res.reps
-    ]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probe", choices=sorted(PROBES), action="append")
@@ -96,15 +83,15 @@ def main() -> int:
             median, p95, alike, _ok = judge(kp, truth)
             got, clean = score_keypoints(kp), score_keypoints(pose_keypoints(clip))
             if all(r.knee_cave.severity is None for r in got.reps):
-                verdict = "none graded"
-            elif flags(got, swap=name == "mirrored") == flags(clean, swap=False):
-                verdict = "same"
+                outcome = "none graded"
+            elif verdict(got, swap=name == "mirrored") == verdict(clean):
+                outcome = "same"
             else:
-                verdict = "**differ**"
+                outcome = "**differ**"
             print(
                 f"| {name} | {clip} | {median:.4f} | {p95:.4f} | {alike:.1%} | "
                 f"{got.rep_count}/{clean.rep_count} | {got.view}/{clean.view} | "
-                f"{verdict} |"
+                f"{outcome} |"
             )
     return 0
 

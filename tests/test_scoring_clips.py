@@ -166,6 +166,16 @@ TRANSFORM_CLIPS = [
 ]
 
 
+def _assert_same_sides_graded_deviations_within(a: ScoreResult, b: ScoreResult, tol: float) -> None:
+    """Rep by rep, ``b`` grades the sides ``a`` grades, each deviation within ``tol`` leg."""
+    for ra, rb in zip(a.reps, b.reps, strict=True):
+        for name in ("left", "right"):
+            sa, sb = getattr(ra.knee_cave, name), getattr(rb.knee_cave, name)
+            assert (sa is None) == (sb is None)
+            if sa is not None and sb is not None:
+                assert sb.deviation_leg == pytest.approx(sa.deviation_leg, abs=tol)
+
+
 @pytest.mark.parametrize("clip_id", TRANSFORM_CLIPS)
 def test_mirrored_clip_swaps_sides(clip_id: str) -> None:
     kp = Keypoints.load(reference_path(clip_id))
@@ -222,12 +232,7 @@ def test_dropped_frames_under_the_stated_fps_move_deviations_little(clip_id: str
     a, b = _score("reference", clip_id), score_keypoints(thinned)
     assert b.rep_count == a.rep_count
     assert b.view == a.view
-    for ra, rb in zip(a.reps, b.reps, strict=True):
-        for name in ("left", "right"):
-            sa, sb = getattr(ra.knee_cave, name), getattr(rb.knee_cave, name)
-            assert (sa is None) == (sb is None)
-            if sa is not None and sb is not None:
-                assert sb.deviation_leg == pytest.approx(sa.deviation_leg, abs=0.01)
+    _assert_same_sides_graded_deviations_within(a, b, 0.01)
 
 
 @pytest.mark.parametrize("clip_id", TRANSFORM_CLIPS)
@@ -252,9 +257,4 @@ def test_reframed_clip_moves_deviations_little(clip_id: str) -> None:
     a, b = _score("reference", clip_id), score_keypoints(transform(kp, 1.0, 200.0, 0.0))
     assert b.rep_count == a.rep_count
     assert b.view == a.view
-    for ra, rb in zip(a.reps, b.reps, strict=True):
-        for name in ("left", "right"):
-            sa, sb = getattr(ra.knee_cave, name), getattr(rb.knee_cave, name)
-            assert (sa is None) == (sb is None)
-            if sa is not None and sb is not None:
-                assert sb.deviation_leg == pytest.approx(sa.deviation_leg, abs=0.02)
+    _assert_same_sides_graded_deviations_within(a, b, 0.02)

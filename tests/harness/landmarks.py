@@ -100,13 +100,13 @@ def _slow_noise(rng: np.random.Generator, shape: tuple[int, ...], fps: float) ->
     return out
 
 
-def subject_centre(j: Joints3D) -> F64:
-    """The floor point the subject stands on, where the camera aims.
+def subject_centre(pts: F64) -> F64:
+    """The floor point the subject stands on, where the camera aims, from their world
+    landmarks ``pts`` (T, 33, 3).
 
     Mocap labs do not put their subjects at the origin: a camera aimed there leaves
     them, feet first, outside the picture, where no landmark could have been seen.
     """
-    pts = world_landmarks(j)
     feet = np.nanmedian(0.5 * (pts[:, L_ANKLE] + pts[:, R_ANKLE]), axis=0)
     return np.array([feet[0], 0.0, feet[2]])
 
@@ -115,7 +115,7 @@ def keypoints(j: Joints3D, cam: Camera, noise: Noise, seed: int) -> Keypoints:
     """Project through ``cam`` and add pose-model errors (leg-length units, scaled to pixels)."""
     rng = np.random.default_rng(seed)
     pts = world_landmarks(j)
-    xy, depth = cam.project(pts, j.stature, subject_centre(j), j.t_s)
+    xy, depth = cam.project(pts, j.stature, subject_centre(pts), j.t_s)
     T = xy.shape[0]
     leg_px = float(
         np.median(

@@ -145,9 +145,10 @@ def whole_body_framing(cam: Camera, j: Joints3D) -> Camera:
     the scorer leaves a rep it would need it for ungraded (tests/test_scoring_framing.py).
     A framing that already fits is returned unchanged, so the sweep's draws stay put.
     """
-    pts = world_landmarks(j)[:, BODY]
+    world = world_landmarks(j)
+    centre, pts = subject_centre(world), world[:, BODY]
     while cam.fill > 0.2:
-        xy, _ = cam.project(pts, j.stature, subject_centre(j), j.t_s)
+        xy, _ = cam.project(pts, j.stature, centre, j.t_s)
         inside = (xy[..., 0] >= 0) & (xy[..., 0] < cam.width)
         inside &= (xy[..., 1] >= 0) & (xy[..., 1] < cam.height)
         if inside.all():
