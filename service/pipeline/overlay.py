@@ -3,8 +3,9 @@
 Only the points a squat overlay needs (shoulders, hips, knees, ankles, heels,
 toes) as whole upright-frame pixels, with the frame timestamps, so a clip of
 a few minutes stays well under a megabyte of JSON (a few hundred KB gzipped).
-A point the pose model did not see (no person, or visibility under the
-scorer's threshold) is null: the overlay draws what the scorer used, no more.
+A point the scorer does not count as seen (no person, visibility under its
+threshold, outside the picture: cleanup.observed) is null: the overlay draws
+what the scorer used, no more.
 Pure: the worker stores the gzipped bytes and the API serves them as they are.
 """
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from service.pipeline.keypoints import Keypoints
 from service.pipeline.landmarks import INDEX, L_SHOULDER, LEG, NAMES, R_SHOULDER
-from service.pipeline.scoring.cleanup import MIN_VISIBILITY
+from service.pipeline.scoring.cleanup import observed
 
 # The shoulders and the legs (hips to toes), in BlazePose order.
 OVERLAY_NAMES: tuple[str, ...] = tuple(NAMES[i] for i in (L_SHOULDER, R_SHOULDER, *LEG))
@@ -48,8 +49,7 @@ class JobLandmarks(BaseModel):
 def overlay_landmarks(kp: Keypoints) -> dict[str, Any]:
     """The `JobLandmarks` document for ``kp`` (plain JSON types)."""
     lm = kp.landmarks[:, _COLUMNS]  # (T, P, 5)
-    vis = lm[:, :, 3]
-    seen = np.isfinite(lm[:, :, :2]).all(axis=2) & ~(np.isfinite(vis) & (vis < MIN_VISIBILITY))
+    seen = observed(lm, kp.width, kp.height)
     xy = np.full((*lm.shape[:2], 2), None, dtype=object)
     xy[seen] = np.rint(lm[seen, :2]).astype(np.int64)
     flat = xy.reshape(len(lm), -1).tolist()

@@ -159,6 +159,26 @@ def sampling_rate(kp: Keypoints) -> float:
     return float(np.clip((kp.frames - 1) / span, MIN_FPS, MAX_FPS))
 
 
+def observed(
+    lm: npt.NDArray[np.floating[Any]],
+    width: int,
+    height: int,
+    min_visibility: float = MIN_VISIBILITY,
+) -> B:
+    """(T, K) which landmarks (T, K, ≥4: x, y, z, visibility) count as seen.
+
+    Missing visibility (a client that sends x, y only) means "trust the point". A
+    landmark outside the picture was never seen: the pose model extrapolates it from the
+    rest of the body (feet cut off by the frame still come back with visibility ~0.9), so
+    a knee-over-foot verdict built on it would be a guess.
+    """
+    x, y, vis = lm[..., 0], lm[..., 1], lm[..., 3]
+    with np.errstate(invalid="ignore"):
+        ok: B = np.isfinite(x) & np.isfinite(y) & ~(np.isfinite(vis) & (vis < min_visibility))
+        ok &= (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    return ok
+
+
 def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     """Clean the landmarks the scorer uses (USED); the others are not kept."""
     # x, y, z, visibility of the USED landmarks; two slices, not a fancy-index gather.
@@ -167,14 +187,7 @@ def clean(kp: Keypoints, *, min_visibility: float = MIN_VISIBILITY) -> Cleaned:
     vis = lm[:, :, 3]
     present = np.isfinite(lm[:, :, 0])
     vis_known = np.isfinite(vis)
-    # Missing visibility (a client that sends x, y only) means "trust the point".
-    ok = present & np.isfinite(lm[:, :, 1]) & ~(vis_known & (vis < min_visibility))
-    # A landmark outside the picture was never seen: the pose model extrapolates it from
-    # the rest of the body (feet cut off by the frame still come back with visibility ~0.9),
-    # so a knee-over-foot verdict built on it would be a guess.
-    with np.errstate(invalid="ignore"):
-        ok &= (lm[:, :, 0] >= 0) & (lm[:, :, 0] < kp.width)
-        ok &= (lm[:, :, 1] >= 0) & (lm[:, :, 1] < kp.height)
+    ok = observed(lm, kp.width, kp.height, min_visibility)
     zcols = [USED.index(j) for j in WORLD_USED]  # depth is only read for the view
     fps = sampling_rate(kp)
     max_gap = round(MAX_GAP_S * fps)
